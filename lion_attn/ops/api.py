@@ -1,0 +1,210 @@
+"""Public entry points of the LION op: one function per form and the dispatcher.
+
+LION (Afzal et al., "Linear Attention for Efficient Bidirectional Sequence Modeling", NeurIPS 2025) is
+bidirectional linear attention with three decay variants, computed in three forms that give the same numbers:
+
+* ``parallel``: full attention with the decay mask, ``O(T^2)``; fastest for training at moderate lengths.
+* ``chunk``: state-passing chunkwise form, linear in T in time and memory, forward and backward.
+* ``recurrent``: two RNN scans with one ``[K, V]`` state per head and direction; the lean inference form.
+
+Variants: LION-LIT (no decay; every form uses the global-state closed form), LION-D (``g_gamma`` [H], one
+log-decay per head) and LION-S (``g`` [B, T, H], one log-decay per token and head).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from lion_attn.ops.autograd import LionFunction, normalized, with_ones
+from lion_attn.ops.chunk import chunk_sum
+from lion_attn.ops.global_state import global_state_sum
+from lion_attn.ops.inputs import Prepared, check_chunk_size, check_mode, prepare
+from lion_attn.ops.parallel import parallel_sum
+from lion_attn.ops.recurrent import recurrent_sum
+
+
+def _run(
+    form: str,
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    g: Tensor | None,
+    g_gamma: Tensor | None,
+    scale: float | None,
+    normalize: bool,
+    eps: float,
+    attention_mask: Tensor | None,
+    cu_seqlens: Tensor | None,
+    chunk_size: int,
+) -> Tensor:
+    check_chunk_size(chunk_size)
+    if not isinstance(normalize, bool):
+        raise TypeError(f"`normalize` must be a bool, got {type(normalize).__name__}")
+    p = prepare(q, k, v, g, g_gamma, scale=scale, eps=eps, attention_mask=attention_mask, cu_seqlens=cu_seqlens)
+    batch, length, heads, _ = p.q.shape
+    if batch == 0 or length == 0 or heads == 0:
+        return p.v.new_zeros(batch, length, heads, p.v.shape[-1]).to(p.out_dtype)
+
+    if p.g is None:
+        out = _finish(global_state_sum(p.q, p.k, with_ones(p.v) if normalize else p.v, p.reset, p.scale), normalize, eps)
+    elif form == "parallel":
+        out = _finish(parallel_sum(p.q, p.k, with_ones(p.v) if normalize else p.v, p.g, p.reset, p.scale), normalize, eps)
+    else:
+        out = LionFunction.apply(p.q, p.k, p.v, p.g, p.reset, _form_sum(form, p, chunk_size), normalize, eps)
+    if p.keep is not None:
+        out = out * p.keep[:, :, None, None].to(out.dtype)
+    return out.to(p.out_dtype)
+
+
+def _finish(sums: Tensor, normalize: bool, eps: float) -> Tensor:
+    return normalized(sums, eps)[0] if normalize else sums
+
+
+def _form_sum(form: str, p: Prepared, chunk_size: int) -> Callable[..., tuple[Tensor, Tensor | None]]:
+    if form == "chunk":
+        return functools.partial(_chunk_form, scale=p.scale, chunk_size=chunk_size)
+    return functools.partial(_recurrent_form, scale=p.scale)
+
+
+def _chunk_form(q, k, v, g, reset, signed, *, scale, chunk_size):  # noqa: ANN001, ANN202
+    with torch.no_grad():
+        return chunk_sum(q, k, v, g, reset, scale, chunk_size, signed)
+
+
+def _recurrent_form(q, k, v, g, reset, signed, *, scale):  # noqa: ANN001, ANN202
+    with torch.no_grad():
+        return recurrent_sum(q, k, v, g, reset, scale, signed)
+
+
+_DOC_ARGS = """
+    Args:
+        q: [B, T, H, K] queries, already passed through the feature map.
+        k: [B, T, H, K] keys, already passed through the feature map.
+        v: [B, T, H, V] values.
+        g: [B, T, H] log-decays (<= 0) for LION-S; ``-inf`` is a decay of exactly 0 (a hard boundary).
+        g_gamma: [H] per-head log-decays (<= 0) for LION-D. Give at most one of ``g`` and ``g_gamma``; with
+            neither, LION-LIT (no decay).
+        scale: score scale, default ``K ** -0.5`` (cancels under normalisation except against ``eps``).
+        normalize: divide by the attention row sums (plus ``eps``); False returns the raw numerators.
+        eps: added to every denominator, identically in every form.
+        attention_mask: [B, T] bool, True = real token. A padded sequence gives exactly what it gives with its
+            pads removed; outputs at pads are 0.
+        cu_seqlens: [N + 1] integer offsets of N sequences packed into a batch of 1; each gives exactly what
+            it gives alone.
+        chunk_size: tokens per chunk of the chunkwise form (ignored by the other forms).
+
+    Returns:
+        [B, T, H, V] in the dtype of ``q``. The decay maths and accumulation run in float32 (float64 for
+        float64 inputs), also for bfloat16 inputs.
+
+    Raises:
+        TypeError: non-tensors or non-floating dtypes.
+        ValueError: bad shapes, both decays, positive log-decays, a bad mask, bad ``cu_seqlens`` or chunk size.
+"""
+
+
+def parallel_lion(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    g: Tensor | None = None,
+    g_gamma: Tensor | None = None,
+    *,
+    scale: float | None = None,
+    normalize: bool = True,
+    eps: float = 1e-6,
+    attention_mask: Tensor | None = None,
+    cu_seqlens: Tensor | None = None,
+    chunk_size: int = 64,
+) -> Tensor:
+    return _run("parallel", q, k, v, g, g_gamma, scale, normalize, eps, attention_mask, cu_seqlens, chunk_size)
+
+
+def chunk_lion(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    g: Tensor | None = None,
+    g_gamma: Tensor | None = None,
+    *,
+    scale: float | None = None,
+    normalize: bool = True,
+    eps: float = 1e-6,
+    attention_mask: Tensor | None = None,
+    cu_seqlens: Tensor | None = None,
+    chunk_size: int = 64,
+) -> Tensor:
+    return _run("chunk", q, k, v, g, g_gamma, scale, normalize, eps, attention_mask, cu_seqlens, chunk_size)
+
+
+def recurrent_lion(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    g: Tensor | None = None,
+    g_gamma: Tensor | None = None,
+    *,
+    scale: float | None = None,
+    normalize: bool = True,
+    eps: float = 1e-6,
+    attention_mask: Tensor | None = None,
+    cu_seqlens: Tensor | None = None,
+    chunk_size: int = 64,
+) -> Tensor:
+    return _run("recurrent", q, k, v, g, g_gamma, scale, normalize, eps, attention_mask, cu_seqlens, chunk_size)
+
+
+parallel_lion.__doc__ = "LION in full-attention form (spec section 2): O(T^2) time and memory.\n" + _DOC_ARGS
+chunk_lion.__doc__ = (
+    "LION in state-passing chunkwise form (spec section 5): linear time and memory, forward and backward.\n"
+    + _DOC_ARGS
+)
+recurrent_lion.__doc__ = (
+    "LION as a bidirectional RNN (spec section 4): two scans, one [K, V] state per head and direction.\n" + _DOC_ARGS
+)
+
+FORMS: dict[str, Callable[..., Tensor]] = {
+    "parallel": parallel_lion,
+    "chunk": chunk_lion,
+    "recurrent": recurrent_lion,
+}
+
+
+def lion_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    g: Tensor | None = None,
+    g_gamma: Tensor | None = None,
+    *,
+    mode: str = "parallel",
+    scale: float | None = None,
+    normalize: bool = True,
+    eps: float = 1e-6,
+    attention_mask: Tensor | None = None,
+    cu_seqlens: Tensor | None = None,
+    chunk_size: int = 64,
+) -> Tensor:
+    return FORMS[check_mode(mode)](
+        q,
+        k,
+        v,
+        g,
+        g_gamma,
+        scale=scale,
+        normalize=normalize,
+        eps=eps,
+        attention_mask=attention_mask,
+        cu_seqlens=cu_seqlens,
+        chunk_size=chunk_size,
+    )
+
+
+lion_attention.__doc__ = (
+    "Bidirectional linear attention (LION) in the form named by ``mode``; all forms give the same numbers.\n\n"
+    '    mode: "parallel" | "chunk" | "recurrent".\n' + _DOC_ARGS
+)

@@ -1,0 +1,105 @@
+"""Linear-memory gradients for the chunkwise and recurrent forms.
+
+Plain autograd through a chunk loop or a scan keeps every chunk's ``C x C`` block and every state alive. This
+function keeps only its inputs and output, and differentiates by running the same form three more times. With
+``n' = [num, den]`` the un-normalised sums against ``v' = [v, 1]`` and ``dn'`` their gradient, and because the
+mask ``M`` is symmetric, each gradient is itself a LION sum:
+
+    dq_i  = scale sum_j M[i,j] (dn'_i . v'_j) k_j    -> form(q = dn', k = v', v = k)
+    dk_j  = scale sum_i M[i,j] (dn'_i . v'_j) q_i    -> form(q = v', k = dn', v = q)
+    dv'_j = scale sum_i M[i,j] (q_i . k_j) dn'_i     -> form(q = k,  k = q,  v = dn')
+
+For the log-decays, with ``c`` their prefix sum, the forward direction's mask is ``exp(c_i - c_j)`` and the
+backward direction's ``exp(c_j - c_i)``, so ``dL/dc_m = q_m . (dq_m^earlier - dq_m^later) +
+k_m . (dk_m^earlier - dk_m^later)`` (the diagonal does not depend on ``c``), and ``dL/dg_l = sum_{m >= l} dL/dc_m``.
+The forms return those earlier-minus-later sums on request. This is an identity about the gradient, not a way of
+computing the mask: no ``exp(c_i) * exp(-c_j)`` is ever formed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+# form(q, k, v, g, reset, signed) -> (total, earlier_minus_later | None)
+FormSum = Callable[[Tensor, Tensor, Tensor, Tensor, "Tensor | None", bool], "tuple[Tensor, Tensor | None]"]
+
+
+def with_ones(v: Tensor) -> Tensor:
+    """[..., D] -> [..., D + 1]: append the column whose sums are the normalisers."""
+    return torch.cat([v, v.new_ones(*v.shape[:-1], 1)], dim=-1)
+
+
+def normalized(sums: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+    """Split ``[..., D + 1]`` sums into the normalised output [..., D] and the denominator [...]."""
+    den = sums[..., -1]
+    return sums[..., :-1] / (den + eps)[..., None], den
+
+
+class LionFunction(torch.autograd.Function):
+    """Bidirectional decayed linear attention whose backward pass re-runs a linear-memory form."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: torch.autograd.function.FunctionCtx,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        g: Tensor,
+        reset: Tensor | None,
+        form: FormSum,
+        normalize: bool,
+        eps: float,
+    ) -> Tensor:
+        values = with_ones(v) if normalize else v
+        sums, _ = form(q, k, values, g, reset, False)
+        if normalize:
+            out, den = normalized(sums, eps)
+        else:
+            out, den = sums, None
+        ctx.form = form
+        ctx.normalize = normalize
+        ctx.eps = eps
+        ctx.save_for_backward(q, k, v, g, reset, out, den)
+        return out
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+        q, k, v, g, reset, out, den = ctx.saved_tensors
+        form: FormSum = ctx.form
+        if ctx.normalize:
+            inv = 1.0 / (den + ctx.eps)  # [B, T, H]
+            grad_den = -(grad_out * out).sum(dim=-1) * inv
+            grad_sums = torch.cat([grad_out * inv[..., None], grad_den[..., None]], dim=-1)
+            values = with_ones(v)
+        else:
+            grad_sums = grad_out
+            values = v
+        need_q, need_k, need_v, need_g = ctx.needs_input_grad[:4]
+        need_g = need_g and g is not None
+        grad_q = grad_k = grad_v = grad_g = None
+        diff_q = diff_k = None
+        if need_q or need_g:
+            grad_q, diff_q = form(grad_sums, values, k, g, reset, need_g)
+        if need_k or need_g:
+            grad_k, diff_k = form(values, grad_sums, q, g, reset, need_g)
+        if need_v:
+            grad_v = form(k, q, grad_sums, g, reset, False)[0][..., : v.shape[-1]]
+        if need_g:
+            # Accumulate in float64: the suffix sum runs over the whole sequence.
+            grad_prefix = (q * diff_q).sum(dim=-1, dtype=torch.float64) + (k * diff_k).sum(dim=-1, dtype=torch.float64)
+            grad_g = grad_prefix.flip(1).cumsum(dim=1).flip(1).to(g.dtype)  # [B, T, H]
+            if grad_g.shape[0] != g.shape[0]:
+                grad_g = grad_g.sum(dim=0, keepdim=True)
+        return (
+            grad_q if need_q else None,
+            grad_k if need_k else None,
+            grad_v,
+            grad_g,
+            None,
+            None,
+            None,
+            None,
+        )
