@@ -49,10 +49,11 @@ def _run(
     if batch == 0 or length == 0 or heads == 0:
         return p.v.new_zeros(batch, length, heads, p.v.shape[-1]).to(p.out_dtype)
 
+    values = with_ones(p.v) if normalize else p.v
     if p.g is None:
-        out = _finish(global_state_sum(p.q, p.k, with_ones(p.v) if normalize else p.v, p.reset, p.scale), normalize, eps)
+        out = _finish(global_state_sum(p.q, p.k, values, p.reset, p.scale), normalize, eps)
     elif form == "parallel":
-        out = _finish(parallel_sum(p.q, p.k, with_ones(p.v) if normalize else p.v, p.g, p.reset, p.scale), normalize, eps)
+        out = _finish(parallel_sum(p.q, p.k, values, p.g, p.reset, p.scale), normalize, eps)
     else:
         out = LionFunction.apply(p.q, p.k, p.v, p.g, p.reset, _form_sum(form, p, chunk_size), normalize, eps)
     if p.keep is not None:
@@ -70,12 +71,12 @@ def _form_sum(form: str, p: Prepared, chunk_size: int) -> Callable[..., tuple[Te
     return functools.partial(_recurrent_form, scale=p.scale)
 
 
-def _chunk_form(q, k, v, g, reset, signed, *, scale, chunk_size):  # noqa: ANN001, ANN202
+def _chunk_form(q, k, v, g, reset, signed, *, scale, chunk_size):
     with torch.no_grad():
         return chunk_sum(q, k, v, g, reset, scale, chunk_size, signed)
 
 
-def _recurrent_form(q, k, v, g, reset, signed, *, scale):  # noqa: ANN001, ANN202
+def _recurrent_form(q, k, v, g, reset, signed, *, scale):
     with torch.no_grad():
         return recurrent_sum(q, k, v, g, reset, scale, signed)
 
@@ -160,8 +161,7 @@ def recurrent_lion(
 
 parallel_lion.__doc__ = "LION in full-attention form (spec section 2): O(T^2) time and memory.\n" + _DOC_ARGS
 chunk_lion.__doc__ = (
-    "LION in state-passing chunkwise form (spec section 5): linear time and memory, forward and backward.\n"
-    + _DOC_ARGS
+    "LION in state-passing chunkwise form (spec section 5): linear time and memory, forward and backward.\n" + _DOC_ARGS
 )
 recurrent_lion.__doc__ = (
     "LION as a bidirectional RNN (spec section 4): two scans, one [K, V] state per head and direction.\n" + _DOC_ARGS

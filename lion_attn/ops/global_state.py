@@ -7,6 +7,8 @@ own state.
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import Tensor
 
@@ -28,10 +30,14 @@ def global_state_sum(q: Tensor, k: Tensor, v: Tensor, reset: Tensor | None, scal
         return _one_segment(q, k, v, scale)
     if q.shape[0] != 1:
         # Resets in a batch: run sequence by sequence (each is then a batch of 1).
-        return torch.cat([global_state_sum(q[b : b + 1], k[b : b + 1], v[b : b + 1], reset[b : b + 1], scale)
-                          for b in range(q.shape[0])])
+        return torch.cat(
+            [
+                global_state_sum(q[b : b + 1], k[b : b + 1], v[b : b + 1], reset[b : b + 1], scale)
+                for b in range(q.shape[0])
+            ]
+        )
     starts = [0, *torch.nonzero(reset[0]).flatten().tolist(), q.shape[1]]
-    parts = [_one_segment(q[:, s:e], k[:, s:e], v[:, s:e], scale) for s, e in zip(starts[:-1], starts[1:]) if e > s]
+    parts = [_one_segment(q[:, s:e], k[:, s:e], v[:, s:e], scale) for s, e in itertools.pairwise(starts) if e > s]
     return torch.cat(parts, dim=1)
 
 

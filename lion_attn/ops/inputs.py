@@ -90,7 +90,9 @@ def _mask_from(attention_mask: object, batch: int, length: int) -> Tensor:
     if attention_mask.dtype == torch.bool:
         return attention_mask
     if attention_mask.dtype.is_floating_point or attention_mask.dtype.is_complex:
-        raise TypeError(f"`attention_mask` must be bool (True = real token) or 0/1 integers, got {attention_mask.dtype}")
+        raise TypeError(
+            f"`attention_mask` must be bool (True = real token) or 0/1 integers, got {attention_mask.dtype}"
+        )
     if not bool(((attention_mask == 0) | (attention_mask == 1)).all()):
         raise ValueError("`attention_mask` given as integers must hold only 0 and 1")
     return attention_mask.bool()
@@ -161,9 +163,7 @@ def prepare(
     if k.shape != q.shape:
         raise ValueError(f"`k` must have the shape of `q` [B, T, H, K] = {tuple(q.shape)}, got {tuple(k.shape)}")
     if v.shape[:3] != q.shape[:3]:
-        raise ValueError(
-            f"`v` must match `q` in [B, T, H] = {tuple(q.shape[:3])}, got {tuple(v.shape[:3])} (v shape {tuple(v.shape)})"
-        )
+        raise ValueError(f"`v` must match `q` in [B, T, H] = {tuple(q.shape[:3])}, got v of shape {tuple(v.shape)}")
     batch, length, heads, key_dim = q.shape
     if g is not None and g_gamma is not None:
         raise ValueError("give at most one of `g` (LION-S, [B, T, H]) and `g_gamma` (LION-D, [H]), not both")
