@@ -13,18 +13,16 @@ log-decay per head) and LION-S (``g`` [B, T, H], one log-decay per token and hea
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
-import torch
 from torch import Tensor
 
 from lion_attn.ops.autograd import LionFunction, normalized, with_ones
-from lion_attn.ops.chunk import chunk_sum
+from lion_attn.ops.chunk import ChunkForm
 from lion_attn.ops.global_state import global_state_sum
 from lion_attn.ops.inputs import Prepared, check_chunk_size, check_mode, prepare
 from lion_attn.ops.parallel import parallel_sum
-from lion_attn.ops.recurrent import recurrent_sum
+from lion_attn.ops.recurrent import RecurrentForm
 
 
 def _run(
@@ -49,10 +47,11 @@ def _run(
     if batch == 0 or length == 0 or heads == 0:
         return p.v.new_zeros(batch, length, heads, p.v.shape[-1]).to(p.out_dtype)
 
-    values = with_ones(p.v) if normalize else p.v
     if p.g is None:
+        values = with_ones(p.v) if normalize else p.v
         out = _finish(global_state_sum(p.q, p.k, values, p.reset, p.scale), normalize, eps)
     elif form == "parallel":
+        values = with_ones(p.v) if normalize else p.v
         out = _finish(parallel_sum(p.q, p.k, values, p.g, p.reset, p.scale), normalize, eps)
     else:
         out = LionFunction.apply(p.q, p.k, p.v, p.g, p.reset, _form_sum(form, p, chunk_size), normalize, eps)
@@ -65,20 +64,12 @@ def _finish(sums: Tensor, normalize: bool, eps: float) -> Tensor:
     return normalized(sums, eps)[0] if normalize else sums
 
 
-def _form_sum(form: str, p: Prepared, chunk_size: int) -> Callable[..., tuple[Tensor, Tensor | None]]:
+def _form_sum(form: str, p: Prepared, chunk_size: int) -> ChunkForm | RecurrentForm:
     if form == "chunk":
-        return functools.partial(_chunk_form, scale=p.scale, chunk_size=chunk_size)
-    return functools.partial(_recurrent_form, scale=p.scale)
-
-
-def _chunk_form(q, k, v, g, reset, signed, *, scale, chunk_size):
-    with torch.no_grad():
-        return chunk_sum(q, k, v, g, reset, scale, chunk_size, signed)
-
-
-def _recurrent_form(q, k, v, g, reset, signed, *, scale):
-    with torch.no_grad():
-        return recurrent_sum(q, k, v, g, reset, scale, signed)
+        # LION-D without padding or resets has one decay per head at every token: one mask serves every chunk.
+        constant = p.g is not None and p.g.shape[0] == 1 and p.g.stride(1) == 0 and p.reset is None
+        return ChunkForm(p.scale, chunk_size, constant_decay=constant)
+    return RecurrentForm(p.scale)
 
 
 _DOC_ARGS = """

@@ -18,13 +18,30 @@ computing the mask: no ``exp(c_i) * exp(-c_j)`` is ever formed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Protocol
 
 import torch
 from torch import Tensor
 
-# form(q, k, v, g, reset, signed) -> (total, earlier_minus_later | None)
-FormSum = Callable[[Tensor, Tensor, Tensor, Tensor, "Tensor | None", bool], "tuple[Tensor, Tensor | None]"]
+
+class Form(Protocol):
+    """A linear-memory form: ``form(q, k, v, g, reset, signed_with, ones) -> (total, signed_dot | None)``.
+
+    Tensors are ``[B, T, H, *]``. ``signed_with`` (a ``[B, T, H, D]`` tensor ``w``) asks for ``[B, T, H]``
+    ``w_i . (earlier_i - later_i)``, the sums over ``j < i`` minus those over ``j > i``; ``ones`` asks for the sums
+    of an implicit ones column appended to ``v``.
+    """
+
+    def __call__(
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        g: Tensor,
+        reset: Tensor | None,
+        signed_with: Tensor | None = None,
+        ones: bool = False,
+    ) -> tuple[Tensor, Tensor | None]: ...
 
 
 def with_ones(v: Tensor) -> Tensor:
@@ -49,47 +66,43 @@ class LionFunction(torch.autograd.Function):
         v: Tensor,
         g: Tensor,
         reset: Tensor | None,
-        form: FormSum,
+        form: Form,
         normalize: bool,
         eps: float,
     ) -> Tensor:
-        values = with_ones(v) if normalize else v
-        sums, _ = form(q, k, values, g, reset, False)
+        sums, _ = form(q, k, v, g, reset, None, normalize)
         if normalize:
             out, den = normalized(sums, eps)
         else:
             out, den = sums, None
-        ctx.form = form
-        ctx.normalize = normalize
-        ctx.eps = eps
+        ctx.form, ctx.normalize, ctx.eps = form, normalize, eps
         ctx.save_for_backward(q, k, v, g, reset, out, den)
         return out
 
     @staticmethod
     def backward(ctx: torch.autograd.function.FunctionCtx, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         q, k, v, g, reset, out, den = ctx.saved_tensors
-        form: FormSum = ctx.form
+        form: Form = ctx.form
         if ctx.normalize:
             inv = 1.0 / (den + ctx.eps)  # [B, T, H]
             grad_den = -(grad_out * out).sum(dim=-1) * inv
             grad_sums = torch.cat([grad_out * inv[..., None], grad_den[..., None]], dim=-1)
             values = with_ones(v)
         else:
-            grad_sums = grad_out
-            values = v
+            grad_sums, values = grad_out, v
         need_q, need_k, need_v, need_g = ctx.needs_input_grad[:4]
-        need_g = need_g and g is not None
         grad_q = grad_k = grad_v = grad_g = None
-        diff_q = diff_k = None
+        dot_q = dot_k = None
         if need_q or need_g:
-            grad_q, diff_q = form(grad_sums, values, k, g, reset, need_g)
+            grad_q, dot_q = form(grad_sums, values, k, g, reset, q if need_g else None)
         if need_k or need_g:
-            grad_k, diff_k = form(values, grad_sums, q, g, reset, need_g)
+            grad_k, dot_k = form(values, grad_sums, q, g, reset, k if need_g else None)
         if need_v:
-            grad_v = form(k, q, grad_sums, g, reset, False)[0][..., : v.shape[-1]]
+            grad_v = form(k, q, grad_sums, g, reset)[0][..., : v.shape[-1]]
         if need_g:
-            # Accumulate in float64: the suffix sum runs over the whole sequence.
-            grad_prefix = (q * diff_q).sum(dim=-1, dtype=torch.float64) + (k * diff_k).sum(dim=-1, dtype=torch.float64)
+            # dL/dc_m = q_m . (dq earlier - later) + k_m . (dk earlier - later); the suffix sum below runs over the
+            # whole sequence, so it accumulates in float64.
+            grad_prefix = dot_q.to(torch.float64) + dot_k.to(torch.float64)
             grad_g = grad_prefix.flip(1).cumsum(dim=1).flip(1).to(g.dtype)  # [B, T, H]
             if grad_g.shape[0] != g.shape[0]:
                 grad_g = grad_g.sum(dim=0, keepdim=True)

@@ -8,8 +8,11 @@ backward sweep the reverse; every exponent is <= 0.
 
 Memory is linear in T: the work is streamed over blocks of chunks, so only one block's ``C x C`` scores, the
 per-chunk states (``N x K x D``) and the output are alive at once. Gradients come from
-:mod:`lion_attn.ops.autograd`, which runs this same function three more times instead of keeping any
-intermediate, so the backward pass is linear in T too.
+:mod:`lion_attn.ops.autograd`, which runs this same form three more times instead of keeping any intermediate,
+so the backward pass is linear in T too.
+
+Blocks are small (a few MB) on purpose: they stay in cache, and their buffers are reused by the allocator
+instead of being mapped afresh, which on CPU costs more than the arithmetic.
 """
 
 from __future__ import annotations
@@ -17,11 +20,40 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from lion_attn.ops.masks import log_decay_block, mask_resets, signed_tri
+from lion_attn.ops.masks import signed_tri
 
-# Tokens per streamed block is chosen so one block's C x C scores stay near this many bytes.
-_BLOCK_BYTES = 32 * 2**20
+# Chunks per streamed block are chosen so one block's largest tensor stays near this many bytes.
+_BLOCK_BYTES = 4 * 2**20
 _NEG_INF = float("-inf")
+
+
+class ChunkForm:
+    """The chunkwise form as used by :class:`lion_attn.ops.autograd.LionFunction`.
+
+    Args:
+        scale: score scale.
+        chunk_size: tokens per chunk ``C``.
+        constant_decay: the log-decay is the same at every token of a head (LION-D without padding or resets),
+            so one ``C x C`` mask serves every chunk.
+    """
+
+    def __init__(self, scale: float, chunk_size: int, constant_decay: bool = False) -> None:
+        self.scale = scale
+        self.chunk_size = chunk_size
+        self.constant_decay = constant_decay
+
+    def __call__(
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        g: Tensor,
+        reset: Tensor | None,
+        signed_with: Tensor | None = None,
+        ones: bool = False,
+    ) -> tuple[Tensor, Tensor | None]:
+        with torch.no_grad():
+            return chunk_sum(q, k, v, g, reset, self.scale, self.chunk_size, signed_with, self.constant_decay, ones)
 
 
 def chunk_sum(
@@ -32,7 +64,9 @@ def chunk_sum(
     reset: Tensor | None,
     scale: float,
     chunk_size: int,
-    signed: bool = False,
+    signed_with: Tensor | None = None,
+    constant_decay: bool = False,
+    ones: bool = False,
 ) -> tuple[Tensor, Tensor | None]:
     """Un-normalised bidirectional decayed attention in chunkwise form (no autograd graph).
 
@@ -44,67 +78,57 @@ def chunk_sum(
         reset: [B, T] bool, True where the decay is exactly 0, or None.
         scale: score scale.
         chunk_size: tokens per chunk ``C``.
-        signed: also return the earlier-minus-later sums (used by the backward pass for the decay gradient).
+        signed_with: [B, T, H, D'] or None; if given, also return its dot product with the earlier-minus-later
+            sums (used by the backward pass for the decay gradient).
+        constant_decay: ``g`` is the same at every position of a head.
+        ones: treat ``v`` as if a column of ones were appended (its sums are the normalisers), without
+            materialising it.
 
     Returns:
-        ``total`` [B, T, H, D] = ``sum_j scale (q_i . k_j) M[i, j] v_j`` and, when ``signed``, [B, T, H, D]
-        ``sum_{j<i} - sum_{j>i}`` of the same terms (else None).
+        ``total`` [B, T, H, D'] = ``sum_j scale (q_i . k_j) M[i, j] v_j`` (``D' = D + 1`` with ``ones``) and, with
+        ``signed_with`` = ``w``, [B, T, H] ``w_i . (sum_{j<i} - sum_{j>i})`` of the same terms (else None).
     """
-    batch, length, heads, _ = q.shape
-    width = v.shape[-1]
+    batch, length, heads, key_dim = q.shape
+    width = v.shape[-1] + int(ones)
     num_chunks = -(-length // chunk_size)
-    per_chunk_bytes = batch * heads * chunk_size * chunk_size * q.element_size()
-    chunks_per_block = max(1, _BLOCK_BYTES // max(per_chunk_bytes, 1))
-    blocks = [
-        (c0 * chunk_size, min(length, (c0 + chunks_per_block) * chunk_size))
-        for c0 in range(0, num_chunks, chunks_per_block)
-    ]
-    if g.shape[0] != batch:
-        g = g.expand(batch, length, heads)
+    per_chunk_bytes = batch * heads * chunk_size * max(chunk_size, key_dim, width) * q.element_size()
+    step = max(1, _BLOCK_BYTES // max(per_chunk_bytes, 1))
+    spans = [(n0, min(num_chunks, n0 + step)) for n0 in range(0, num_chunks, step)]
 
     # Pass 1: every chunk's key sums for both sweeps, and its total decay.
-    sums = q.new_empty(num_chunks, 2, batch, heads, k.shape[-1], width)
-    decay = q.new_empty(num_chunks, 2, batch, heads, 1, 1)
-    for t0, t1 in blocks:
-        blk = _Block(q, k, v, g, reset, t0, t1, chunk_size, scale)
-        n0 = t0 // chunk_size
-        n1 = n0 + blk.num_chunks
-        key_fwd = blk.k * blk.exp_g[..., None]  # [B, H, n, C, K]
-        key_bwd = blk.k * blk.exp_f[..., None]
-        sums[n0:n1, 0] = torch.matmul(key_fwd.transpose(-1, -2), blk.v).permute(2, 0, 1, 3, 4)
-        sums[n0:n1, 1] = torch.matmul(key_bwd.transpose(-1, -2), blk.v).permute(2, 0, 1, 3, 4)
-        decay[n0:n1, :, :, :, 0, 0] = blk.exp_total.permute(2, 0, 1)[:, None]
-
-    states = _exclusive_scan(sums, decay)  # [N, 2, B, H, K, D]: state entering each chunk, per sweep
+    sums_fwd = q.new_empty(batch, heads, num_chunks, key_dim, width)
+    sums_bwd = q.new_empty(batch, heads, num_chunks, key_dim, width)
+    decay = q.new_empty(batch, heads, num_chunks, 1, 1)
+    for n0, n1 in spans:
+        block = _Block(q, k, v, g, reset, n0, n1, chunk_size, scale, constant_decay, ones, length)
+        torch.matmul(block.keys_scaled(block.exp_g), block.v, out=sums_fwd[:, :, n0:n1])
+        torch.matmul(block.keys_scaled(block.exp_f), block.v, out=sums_bwd[:, :, n0:n1])
+        decay[:, :, n0:n1, 0, 0] = block.exp_total
+    _exclusive_scan(sums_fwd, decay, reverse=False)
+    _exclusive_scan(sums_bwd, decay, reverse=True)
 
     # Pass 2: intra-chunk blocks plus each query's view of the two incoming states.
     total = q.new_empty(batch, length, heads, width)
-    diff = q.new_empty(batch, length, heads, width) if signed else None
-    for t0, t1 in blocks:
-        blk = _Block(q, k, v, g, reset, t0, t1, chunk_size, scale)
-        n0 = t0 // chunk_size
-        n1 = n0 + blk.num_chunks
-        scores = torch.matmul(blk.q, blk.k.transpose(-1, -2))  # [B, H, n, C, C]
-        log_mask = mask_resets(log_decay_block(blk.prefix, blk.prefix), blk.counts, blk.counts)
-        scores.mul_(log_mask.exp_())
-        del log_mask
-        state_fwd = states[n0:n1, 0].permute(1, 2, 0, 3, 4)  # [B, H, n, K, D]
-        state_bwd = states[n0:n1, 1].permute(1, 2, 0, 3, 4)
-        from_before = torch.matmul(blk.q * blk.exp_f[..., None], state_fwd)  # [B, H, n, C, D]
-        from_after = torch.matmul(blk.q * blk.exp_g[..., None], state_bwd)
-        out = torch.matmul(scores, blk.v).add_(from_before).add_(from_after)
-        total[:, t0:t1] = blk.unchunk(out)
-        if diff is not None:
+    signed_dot = q.new_empty(batch, length, heads) if signed_with is not None else None
+    for n0, n1 in spans:
+        block = _Block(q, k, v, g, reset, n0, n1, chunk_size, scale, constant_decay, ones, length)
+        scores = torch.matmul(block.q, block.k.transpose(-1, -2)).mul_(block.intra_mask())  # [B, H, n, C, C]
+        from_before = torch.matmul(block.q * block.exp_f[..., None], sums_fwd[:, :, n0:n1])  # [B, H, n, C, D']
+        from_after = torch.matmul(block.q * block.exp_g[..., None], sums_bwd[:, :, n0:n1])
+        out = torch.matmul(scores, block.v).add_(from_before).add_(from_after)
+        block.write(total, out)
+        if signed_dot is not None:
             scores.mul_(signed_tri(chunk_size, scores.dtype, scores.device))
-            out = torch.matmul(scores, blk.v).add_(from_before).sub_(from_after)
-            diff[:, t0:t1] = blk.unchunk(out)
-    return total, diff
+            diff = torch.matmul(scores, block.v).add_(from_before).sub_(from_after)
+            weights = block.gather(signed_with)  # [B, H, n, C, D']
+            block.write(signed_dot, (diff * weights).sum(dim=-1))
+    return total, signed_dot
 
 
 class _Block:
-    """One streamed run of chunks, laid out ``[B, H, n, C, *]`` and padded to whole chunks.
+    """Chunks ``[n0, n1)`` gathered as contiguous ``[B, H, n, C, *]`` tensors, with their decay factors.
 
-    Padding tokens have zero keys, values and queries and a log-decay of 0, so they add nothing.
+    Tokens past the end of the sequence are zero (queries, keys, values) with a log-decay of 0: they add nothing.
     """
 
     def __init__(
@@ -114,69 +138,83 @@ class _Block:
         v: Tensor,
         g: Tensor,
         reset: Tensor | None,
-        t0: int,
-        t1: int,
+        n0: int,
+        n1: int,
         chunk_size: int,
         scale: float,
+        constant_decay: bool,
+        ones: bool,
+        length: int,
     ) -> None:
-        self.length = t1 - t0
-        self.num_chunks = -(-self.length // chunk_size)
-        pad = self.num_chunks * chunk_size - self.length
-        self.chunk_size = chunk_size
-        self.q = self._chunked(q[:, t0:t1], pad) * scale  # [B, H, n, C, K]
-        self.k = self._chunked(k[:, t0:t1], pad)
-        self.v = self._chunked(v[:, t0:t1], pad)
-        gb = self._chunked(g[:, t0:t1, :, None], pad)[..., 0]  # [B, H, n, C]
-        self.prefix = gb.cumsum(dim=-1)  # F: decay from the chunk's start - 1 to t
+        self.t0, self.t1 = n0 * chunk_size, min(n1 * chunk_size, length)
+        self.n, self.chunk_size = n1 - n0, chunk_size
+        self.q = self.gather(q).mul_(scale)
+        self.k = self.gather(k)
+        self.v = self.gather(v, ones)
+        # With a constant decay every chunk has the same factors: compute them for one chunk and broadcast.
+        if constant_decay:
+            decays = g[:, :chunk_size].transpose(1, 2)[:, :, None]  # [B', H, 1, C']
+            decays = torch.nn.functional.pad(decays, (0, chunk_size - decays.shape[-1]))
+        else:
+            decays = self.gather(g[..., None])[..., 0]  # [B', H, n, C]
+        self.prefix = decays.cumsum(dim=-1)  # F: decay from the chunk's start - 1 to t
         last = self.prefix[..., -1:]
         to_end = last - self.prefix  # G: decay from t to the chunk's last token
+        self.counts = None
         if reset is None:
-            self.counts = None
             self.exp_f = self.prefix.exp()
             self.exp_g = to_end.exp()
             self.exp_total = last[..., 0].exp()
         else:
-            rb = reset[:, t0:t1, None, None].to(torch.int32)
-            counts = self._chunked(rb, pad)[..., 0].cumsum(dim=-1, dtype=torch.int32)  # [B, 1, n, C]
-            self.counts = counts
+            counts = self.gather(reset[:, :, None, None].to(torch.int32))[..., 0].cumsum(-1, dtype=torch.int32)
             count_last = counts[..., -1:]
+            self.counts = counts  # [B, 1, n, C]
             self.exp_f = self.prefix.masked_fill(counts > 0, _NEG_INF).exp()
             self.exp_g = to_end.masked_fill(counts != count_last, _NEG_INF).exp()
             self.exp_total = last[..., 0].masked_fill(count_last[..., 0] > 0, _NEG_INF).exp()
+        if self.exp_total.shape[2] != self.n:
+            self.exp_total = self.exp_total.expand(*self.exp_total.shape[:2], self.n)
 
-    def _chunked(self, x: Tensor, pad: int) -> Tensor:
-        # [B, t, H, X] -> [B, H, n, C, X]
-        if pad:
-            x = torch.nn.functional.pad(x, (0, 0, 0, 0, 0, pad))
+    def gather(self, x: Tensor, ones: bool = False) -> Tensor:
+        """[B, T, H, X] -> [B, H, n, C, X (+1)] for this block, zero past the end of the sequence."""
         batch, _, heads, width = x.shape
-        return x.reshape(batch, self.num_chunks, self.chunk_size, heads, width).permute(0, 3, 1, 2, 4)
+        out = x.new_zeros(batch, heads, self.n * self.chunk_size, width + int(ones))
+        span = self.t1 - self.t0
+        out[:, :, :span, :width] = x[:, self.t0 : self.t1].transpose(1, 2)
+        if ones:
+            out[:, :, :span, width] = 1.0
+        return out.unflatten(2, (self.n, self.chunk_size))
 
-    def unchunk(self, x: Tensor) -> Tensor:
-        """[B, H, n, C, D] -> [B, t, H, D], dropping the padding."""
-        batch, heads = x.shape[:2]
-        x = x.permute(0, 2, 3, 1, 4).reshape(batch, self.num_chunks * self.chunk_size, heads, x.shape[-1])
-        return x[:, : self.length]
+    def keys_scaled(self, factor: Tensor) -> Tensor:
+        """[B, H, n, K, C] keys times a per-token factor, laid out so ``K^T V`` is a plain matrix product."""
+        out = self.k.new_empty(*self.k.shape[:3], self.k.shape[-1], self.chunk_size)
+        torch.mul(self.k, factor[..., None], out=out.transpose(-1, -2))
+        return out
+
+    def write(self, dest: Tensor, x: Tensor) -> None:
+        """Write [B, H, n, C, *] block results into [B, T, H, *] ``dest``."""
+        dest[:, self.t0 : self.t1] = x.flatten(2, 3)[:, :, : self.t1 - self.t0].transpose(1, 2)
+
+    def intra_mask(self) -> Tensor:
+        """[B', H, n', C, C] the section-2 mask inside each chunk, zero across resets (n' is 1 if constant)."""
+        log_mask = (self.prefix[..., :, None] - self.prefix[..., None, :]).abs_().neg_()
+        if self.counts is not None:
+            log_mask = log_mask.masked_fill_(self.counts[..., :, None] != self.counts[..., None, :], _NEG_INF)
+        return log_mask.exp_()
 
 
-def _exclusive_scan(sums: Tensor, decay: Tensor) -> Tensor:
-    """State entering each chunk, for the forward sweep (index 0) and the backward sweep (index 1).
+def _exclusive_scan(sums: Tensor, decay: Tensor, reverse: bool) -> None:
+    """In place: ``sums[:, :, n]`` becomes the state entering chunk ``n`` from the given side.
 
     Args:
-        sums: [N, 2, B, H, K, D] per-chunk key sums; overwritten in place with the result.
-        decay: [N, 2, B, H, 1, 1] per-chunk total decay.
-
-    Returns:
-        [N, 2, B, H, K, D] ``S[n] = decay[n-1] S[n-1] + sums[n-1]`` (forward) and its mirror (backward).
+        sums: [B, H, N, K, D] per-chunk key sums.
+        decay: [B, H, N, 1, 1] per-chunk total decay.
+        reverse: scan from the last chunk (backward sweep) instead of the first.
     """
-    num_chunks = sums.shape[0]
-    running = torch.zeros_like(sums[0, 0])
-    for n in range(num_chunks):
-        incoming = torch.addcmul(sums[n, 0], running, decay[n, 0])
-        sums[n, 0].copy_(running)
+    num_chunks = sums.shape[2]
+    running = torch.zeros_like(sums[:, :, 0])
+    order = range(num_chunks - 1, -1, -1) if reverse else range(num_chunks)
+    for n in order:
+        incoming = torch.addcmul(sums[:, :, n], running, decay[:, :, n])
+        sums[:, :, n].copy_(running)
         running = incoming
-    running = torch.zeros_like(sums[0, 1])
-    for n in range(num_chunks - 1, -1, -1):
-        incoming = torch.addcmul(sums[n, 1], running, decay[n, 1])
-        sums[n, 1].copy_(running)
-        running = incoming
-    return sums

@@ -16,6 +16,35 @@ import torch
 from torch import Tensor
 
 
+class RecurrentForm:
+    """The RNN form as used by :class:`lion_attn.ops.autograd.LionFunction`.
+
+    Args:
+        scale: score scale.
+    """
+
+    def __init__(self, scale: float) -> None:
+        self.scale = scale
+
+    def __call__(
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        g: Tensor,
+        reset: Tensor | None,
+        signed_with: Tensor | None = None,
+        ones: bool = False,
+    ) -> tuple[Tensor, Tensor | None]:
+        if ones:
+            # One value-sized copy: the only buffer besides the output that inference adds.
+            v = torch.cat([v, v.new_ones(*v.shape[:-1], 1)], dim=-1)
+        with torch.no_grad():
+            heads_first = [None if x is None else x.transpose(1, 2) for x in (q, k, v, g, signed_with)]
+            total, signed_dot = recurrent_sum(*heads_first[:4], reset, self.scale, heads_first[4])
+        return total.transpose(1, 2), None if signed_dot is None else signed_dot.transpose(1, 2)
+
+
 def recurrent_sum(
     q: Tensor,
     k: Tensor,
@@ -23,48 +52,50 @@ def recurrent_sum(
     g: Tensor,
     reset: Tensor | None,
     scale: float,
-    signed: bool = False,
+    signed_with: Tensor | None = None,
 ) -> tuple[Tensor, Tensor | None]:
     """Un-normalised bidirectional decayed attention by two sequential scans (no autograd graph).
 
     Args:
-        q: [B, T, H, K] queries.
-        k: [B, T, H, K] keys.
-        v: [B, T, H, D] values.
-        g: [B', T, H] finite log-decays, B' in {1, B}.
+        q: [B, H, T, K] queries (any strides).
+        k: [B, H, T, K] keys.
+        v: [B, H, T, D] values.
+        g: [B', H, T] finite log-decays, B' in {1, B}.
         reset: [B, T] bool, True where the decay is exactly 0, or None.
         scale: score scale.
-        signed: also return the earlier-minus-later sums (for the decay gradient).
+        signed_with: [B, H, T, D] or None; if given, also return its dot product with the earlier-minus-later
+            sums (for the decay gradient).
 
     Returns:
-        ``total`` [B, T, H, D] and, when ``signed``, the [B, T, H, D] earlier-minus-later sums (else None).
+        ``total`` [B, H, T, D], a head-first view of a ``[B, T, H, D]`` buffer, and, with ``signed_with`` = ``w``,
+        [B, H, T] ``w_i . (sum_{j<i} - sum_{j>i})`` of the same terms (else None).
     """
-    batch, length, heads, key_dim = q.shape
+    batch, heads, length, key_dim = q.shape
     width = v.shape[-1]
-    decay = g.exp()  # [B', T, H]
+    decay = g.exp()  # [B', H, T]
     if reset is not None:
-        decay = decay.expand(batch, length, heads).masked_fill(reset[..., None], 0.0)
-    decay = decay[..., None, None]  # [B', T, H, 1, 1]
-    q = q * scale
+        decay = decay.expand(batch, heads, length).masked_fill(reset[:, None, :], 0.0)
+    decay = decay[..., None, None]  # [B', H, T, 1, 1]
 
-    total = q.new_empty(batch, length, heads, width)
+    # [B, T, H, D] buffers, so each step writes one contiguous slice.
+    total = q.new_empty(batch, length, heads, width).transpose(1, 2)
     state = q.new_zeros(batch, heads, key_dim, width)
     for i in range(length):
-        state.mul_(decay[:, i]).add_(k[:, i, :, :, None] * v[:, i, :, None, :])
-        total[:, i] = torch.matmul(q[:, i, :, None, :], state)[:, :, 0]
+        state.mul_(decay[:, :, i]).add_(k[:, :, i, :, None] * v[:, :, i, None, :])
+        total[:, :, i] = torch.matmul(q[:, :, i, None, :], state)[:, :, 0].mul_(scale)
 
-    diff = None
-    if signed:
-        # earlier - later = (inclusive forward - diagonal) - later
-        diag = (q * k).sum(dim=-1, keepdim=True) * v
-        diff = total - diag
+    signed_dot = None
+    if signed_with is not None:
+        # earlier - later = (inclusive forward - diagonal) - later; the last term is subtracted during the scan.
+        diag = (q * k).sum(dim=-1, keepdim=True).mul_(scale) * v
+        signed_dot = (signed_with * (total - diag)).sum(dim=-1)  # [B, H, T]
     state.zero_()
     for i in range(length - 1, -1, -1):
         if i + 1 < length:
-            state.mul_(decay[:, i + 1])
-        later = torch.matmul(q[:, i, :, None, :], state)[:, :, 0]  # [B, H, D]
-        total[:, i] += later
-        if diff is not None:
-            diff[:, i] -= later
-        state.add_(k[:, i, :, :, None] * v[:, i, :, None, :])
-    return total, diff
+            state.mul_(decay[:, :, i + 1])
+        later = torch.matmul(q[:, :, i, None, :], state)[:, :, 0].mul_(scale)  # [B, H, D]
+        total[:, :, i] += later
+        if signed_dot is not None:
+            signed_dot[:, :, i] -= (signed_with[:, :, i] * later).sum(dim=-1)
+        state.add_(k[:, :, i, :, None] * v[:, :, i, None, :])
+    return total, signed_dot
