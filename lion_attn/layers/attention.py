@@ -1,0 +1,281 @@
+"""The LION attention layer: projections, feature map, learnable decays, the LION op, output projection.
+
+LION (Afzal et al., "Linear Attention for Efficient Bidirectional Sequence Modeling", NeurIPS 2025,
+arXiv 2502.16249) is bidirectional linear attention with a symmetric decay mask, computable in three
+equal forms (``"parallel"``, ``"chunk"``, ``"recurrent"``). This layer holds the parameters; the maths
+lives in :func:`lion_attn.ops.lion_attention`. Variants (spec section 3): ``"lit"`` (no decay,
+``elu + 1``), ``"d"`` (one decay per head), ``"s"`` (one decay per token and head); the last two use
+``silu + 0.5`` with an L2 normalisation.
+
+For images, ``two_scan=True`` gives the two-scan ("natural") variant (spec section 7): the patch grid is
+read in a row-major snake and in a column-major snake, each with its own decay parameters; the
+numerators and denominators of the two scans are added in raster order before dividing. This needs
+only the op's un-normalised output, so it works unchanged in all three forms.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from einops import rearrange
+from torch import Tensor, nn
+
+from lion_attn.layers.decays import build_decay, list_decays
+from lion_attn.layers.feature_maps import DEFAULT_FEATURE_MAPS, FeatureMap, feature_map_name, get_feature_map
+from lion_attn.layers.modes import check_mode
+from lion_attn.ops import lion_attention
+
+__all__ = ["LionAttention", "snake_orders"]
+
+
+def snake_orders(grid_size: tuple[int, int]) -> tuple[Tensor, Tensor]:
+    """Raster indices of the patches of an ``h x w`` grid in the two snake scan orders.
+
+    Args:
+        grid_size: ``(h, w)``; patches are numbered in raster order ``r = row * w + col``.
+
+    Returns:
+        ``(row_snake, col_snake)``, each [h * w] int64: entry ``s`` is the raster index of the patch
+        visited at step ``s``. The row snake reads even rows left to right and odd rows right to left;
+        the column snake reads even columns top to bottom and odd columns bottom to top.
+    """
+    h, w = grid_size
+    raster = torch.arange(h * w).view(h, w)
+    rows = raster.clone()
+    rows[1::2] = rows[1::2].flip(-1)
+    cols = raster.t().clone()
+    cols[1::2] = cols[1::2].flip(-1)
+    return rows.reshape(-1), cols.reshape(-1)
+
+
+def _as_grid(grid_size: Any) -> tuple[int, int]:
+    if isinstance(grid_size, int) and not isinstance(grid_size, bool):
+        grid_size = (grid_size, grid_size)
+    if (
+        not isinstance(grid_size, (tuple, list))
+        or len(grid_size) != 2
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in grid_size)
+    ):
+        raise ValueError(f"grid_size must be a pair of positive ints (h, w) when two_scan=True, got {grid_size!r}")
+    return int(grid_size[0]), int(grid_size[1])
+
+
+class LionAttention(nn.Module):
+    """LION multi-head bidirectional linear attention.
+
+    Accepts timm's attention keywords (``dim, num_heads, qkv_bias, attn_drop, proj_drop``), so it can
+    replace the attention of a timm-style ViT block.
+
+    Args:
+        dim: Token width; must be divisible by ``num_heads``.
+        num_heads: Number of heads H; head width ``K = V = dim // num_heads``.
+        variant: ``"lit"``, ``"d"`` or ``"s"`` (or any name added with
+            :func:`lion_attn.layers.register_decay`).
+        mode: Form used by ``forward``: ``"parallel"``, ``"chunk"`` or ``"recurrent"``. Change it with
+            :meth:`set_mode`; it does not affect the parameters.
+        qkv_bias: Bias in the q/k/v projection.
+        attn_drop: Must be 0. Kept for timm compatibility: the chunk and recurrent forms never build an
+            attention matrix, so there is nothing to drop that all forms could share.
+        proj_drop: Dropout after the output projection.
+        feature_map: Name in the feature map registry, a callable on [..., K], or ``None`` for the
+            variant's default (``"elu1"`` for LIT, ``"silu_l2"`` for D and S).
+        chunk_size: Chunk length of the chunk form.
+        decay_init: ``"paper"`` or ``"long"`` (see :mod:`lion_attn.layers.decays`).
+        eps: Added to the normaliser, identically in every form.
+        two_scan: Use the two-scan ("natural") image variant; needs ``grid_size``.
+        grid_size: ``(h, w)`` patch grid (an int means square); used only with ``two_scan``.
+        num_prefix_tokens: Tokens (e.g. a class token) placed before the ``h * w`` patches; used only with
+            ``two_scan``. They stay first in both scans with log-decay 0.
+        scale: Score scale; ``None`` means ``K ** -0.5`` (it cancels in the normalisation except against
+            ``eps``).
+
+    Shapes:
+        ``forward(x [B, T, dim], attention_mask [B, T] bool | None) -> [B, T, dim]``.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int = 8,
+        variant: str = "s",
+        mode: str = "parallel",
+        qkv_bias: bool = False,
+        attn_drop: float = 0.0,
+        proj_drop: float = 0.0,
+        feature_map: str | FeatureMap | None = None,
+        chunk_size: int = 64,
+        decay_init: str = "paper",
+        eps: float = 1e-6,
+        two_scan: bool = False,
+        grid_size: int | tuple[int, int] | None = None,
+        num_prefix_tokens: int = 0,
+        scale: float | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(dim, int) or dim <= 0:
+            raise ValueError(f"dim must be a positive int, got {dim!r}")
+        if not isinstance(num_heads, int) or num_heads <= 0:
+            raise ValueError(f"num_heads must be a positive int, got {num_heads!r}")
+        if dim % num_heads != 0:
+            raise ValueError(f"dim ({dim}) must be divisible by num_heads ({num_heads})")
+        if variant not in list_decays():
+            raise ValueError(f"unknown variant {variant!r}; expected one of {list_decays()}")
+        if attn_drop:
+            raise ValueError(
+                f"attn_drop must be 0 for LionAttention, got {attn_drop!r}: the chunk and recurrent forms never "
+                "build an attention matrix, so attention dropout cannot be applied identically in every form "
+                "(use proj_drop or drop_path instead)"
+            )
+        if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+        if not isinstance(num_prefix_tokens, int) or num_prefix_tokens < 0:
+            raise ValueError(f"num_prefix_tokens must be a non-negative int, got {num_prefix_tokens!r}")
+        if eps < 0:
+            raise ValueError(f"eps must be >= 0, got {eps!r}")
+
+        self.dim = dim
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.variant = variant
+        self.mode = check_mode(mode)
+        self.chunk_size = chunk_size
+        self.decay_init = decay_init
+        self.eps = eps
+        self.scale = scale
+        self.two_scan = bool(two_scan)
+        self.num_prefix_tokens = num_prefix_tokens
+        self.grid_size = _as_grid(grid_size) if two_scan else grid_size
+
+        if feature_map is None:
+            feature_map = DEFAULT_FEATURE_MAPS.get(variant, "silu_l2")
+        self.feature_map = get_feature_map(feature_map)
+
+        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
+        # With two scans, `decay` serves the row snake and `decay_col` the column snake.
+        self.register_module("decay", build_decay(variant, dim, num_heads, init=decay_init))
+        if self.two_scan:
+            self.register_module("decay_col", build_decay(variant, dim, num_heads, init=decay_init))
+            row, col = snake_orders(self.grid_size)
+            prefix = torch.arange(num_prefix_tokens)
+            for name, order in (("row", row), ("col", col)):
+                perm = torch.cat([prefix, order + num_prefix_tokens])
+                # Non-persistent: the state_dict must not depend on anything but the parameters.
+                self.register_buffer(f"_perm_{name}", perm, persistent=False)
+                self.register_buffer(f"_inv_{name}", torch.argsort(perm), persistent=False)
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(proj_drop)
+
+    def set_mode(self, mode: str) -> None:
+        """Switch the computation form.
+
+        Args:
+            mode: ``"parallel"``, ``"chunk"`` or ``"recurrent"``.
+
+        Raises:
+            ValueError: On an unknown form.
+        """
+        self.mode = check_mode(mode)
+
+    def _op(self, q: Tensor, k: Tensor, v: Tensor, attention_mask: Tensor | None, **kwargs: Any) -> Tensor:
+        return lion_attention(
+            q,
+            k,
+            v,
+            mode=self.mode,
+            scale=self.scale,
+            eps=self.eps,
+            attention_mask=attention_mask,
+            chunk_size=self.chunk_size,
+            **kwargs,
+        )
+
+    def forward(self, x: Tensor, attention_mask: Tensor | None = None) -> Tensor:
+        """Apply LION attention.
+
+        Args:
+            x: Tokens [B, T, dim].
+            attention_mask: [B, T] bool, True for real tokens, or ``None``. Outputs at real tokens equal
+                those of the sequence with its pads removed.
+
+        Returns:
+            [B, T, dim].
+        """
+        if x.dim() != 3 or x.shape[-1] != self.dim:
+            raise ValueError(f"x must have shape [B, T, {self.dim}], got {tuple(x.shape)}")
+        batch, length, _ = x.shape
+        if attention_mask is not None:
+            if attention_mask.shape != (batch, length):
+                raise ValueError(
+                    f"attention_mask must have shape [B, T] = {(batch, length)}, got {tuple(attention_mask.shape)}"
+                )
+            if attention_mask.dtype != torch.bool:
+                raise TypeError(f"attention_mask must be a bool tensor (True = real token), got {attention_mask.dtype}")
+        q, k, v = rearrange(self.qkv(x), "b t (three h d) -> three b t h d", three=3, h=self.num_heads)
+        q, k = self.feature_map(q), self.feature_map(k)
+        if self.two_scan:
+            y = self._two_scan(x, q, k, v, attention_mask)
+        else:
+            decay_kwargs = {} if self.decay is None else {self.decay.op_arg: self.decay(x)}
+            y = self._op(q, k, v, attention_mask, **decay_kwargs)
+        y = rearrange(y, "b t h d -> b t (h d)")
+        return self.proj_drop(self.proj(y))
+
+    def _scan_decay(self, decay: nn.Module | None, x: Tensor, perm: Tensor) -> dict[str, Tensor]:
+        """Log-decays of one scan, in that scan's token order, with the prefix tokens' set to 0."""
+        if decay is None:
+            return {}
+        log_decay = decay(x)
+        prefix = self.num_prefix_tokens
+        if decay.op_arg == "g_gamma":
+            # Position 0's own decay never enters the mask, so a single prefix token needs no per-token g.
+            if prefix <= 1:
+                return {"g_gamma": log_decay}
+            batch, length, _ = x.shape
+            log_decay = log_decay.expand(batch, length, -1)
+        else:
+            log_decay = log_decay[:, perm]
+        if prefix:
+            log_decay = torch.cat([torch.zeros_like(log_decay[:, :prefix]), log_decay[:, prefix:]], dim=1)
+        return {"g": log_decay}
+
+    def _two_scan(self, x: Tensor, q: Tensor, k: Tensor, v: Tensor, attention_mask: Tensor | None) -> Tensor:
+        """Two-scan attention (spec section 7): add both scans' numerators and denominators, then divide."""
+        length = x.shape[1]
+        h, w = self.grid_size
+        expected = self.num_prefix_tokens + h * w
+        if length != expected:
+            raise ValueError(
+                f"two_scan expects num_prefix_tokens + h * w = {self.num_prefix_tokens} + {h} * {w} = {expected} "
+                f"tokens, got T = {length}"
+            )
+        # A column of ones in v makes the op return the denominator next to the numerator.
+        v_aug = torch.cat([v, torch.ones_like(v[..., :1])], dim=-1)  # [B, T, H, V + 1]
+        acc_dtype = torch.float64 if v.dtype == torch.float64 else torch.float32
+        total = None
+        for decay, perm, inv in (
+            (self.decay, self._perm_row, self._inv_row),
+            (self.decay_col, self._perm_col, self._inv_col),
+        ):
+            mask = None if attention_mask is None else attention_mask[:, perm]
+            out = self._op(
+                q[:, perm], k[:, perm], v_aug[:, perm], mask, normalize=False, **self._scan_decay(decay, x, perm)
+            )
+            # Sum and divide in fp32 (fp64 for fp64 inputs): bf16 numerators and denominators lose too much.
+            out = out[:, inv].to(acc_dtype)
+            total = out if total is None else total + out
+        return (total[..., :-1] / (total[..., -1:] + self.eps)).to(v.dtype)
+
+    def extra_repr(self) -> str:
+        parts = [
+            f"dim={self.dim}",
+            f"num_heads={self.num_heads}",
+            f"variant={self.variant!r}",
+            f"mode={self.mode!r}",
+            f"feature_map={feature_map_name(self.feature_map)!r}",
+            f"chunk_size={self.chunk_size}",
+            f"two_scan={self.two_scan}",
+        ]
+        if self.two_scan:
+            parts += [f"grid_size={self.grid_size}", f"num_prefix_tokens={self.num_prefix_tokens}"]
+        return ", ".join(parts)

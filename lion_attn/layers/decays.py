@@ -1,0 +1,251 @@
+"""Decay parametrisations of LION (spec section 3): learnable log-decays for LION-D and LION-S.
+
+LION (Afzal et al., NeurIPS 2025, arXiv 2502.16249) weights attention by a symmetric mask built from
+per-position decays ``lambda in (0, 1]``. This module turns parameters into *log*-decays ``g <= 0``:
+
+- ``"lit"``: no decay (``lambda = 1``); the factory returns ``None``.
+- ``"d"`` (:class:`ScalarDecay`): one learnable logit ``a_h`` per head, ``lambda_h = sigmoid(a_h)``;
+  returns ``g_gamma = logsigmoid(a) [H]``.
+- ``"s"`` (:class:`SelectiveDecay`): a linear map of the token to one logit per head,
+  ``lambda_{i,h} = sigmoid(w_h . x_i + b_h)``; returns ``g = logsigmoid(x W^T + b) [B, T, H]``.
+
+Log-decays are computed in fp32 (fp64 for fp64 inputs) with autocast disabled: in bf16, 0.998 rounds
+to 1.0 and a head never forgets. Unlike the official code, nothing here is detached, so the decay
+parameters train.
+
+Initialisations, by name:
+
+- ``"paper"``: LION-D ``a_h ~ N(0, 1)`` (the paper's code); LION-S uses PyTorch's default ``nn.Linear``
+  initialisation (Kaiming-uniform weights, bias uniform in ``+-1/sqrt(dim)``), so every gate starts
+  near ``sigmoid(0) = 0.5``.
+- ``"long"``: RetNet's per-head schedule ``lambda_h = 1 - 2^(-5-h)`` (Sun et al., 2023), decays close
+  to 1 spread over heads, for long-range tasks. LION-D sets ``a_h = logit(lambda_h)``; LION-S sets the
+  bias to that logit and draws the weights from ``N(0, long_weight_std^2)`` so the gates start near
+  the schedule and can still become selective.
+
+The LION-S weights are plain parameters (``weight [H, dim]``, ``bias [H]``), not an ``nn.Linear``, so a
+model-wide ``apply(init_fn)`` that re-initialises every ``nn.Linear`` does not overwrite the chosen
+decay initialisation; call :meth:`reset_parameters` to re-apply it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = [
+    "DECAYS",
+    "DECAY_INITS",
+    "ScalarDecay",
+    "SelectiveDecay",
+    "build_decay",
+    "list_decays",
+    "long_memory_decays",
+    "register_decay",
+]
+
+DECAY_INITS: tuple[str, ...] = ("paper", "long")
+
+
+def _check_init(init: str) -> str:
+    if init not in DECAY_INITS:
+        raise ValueError(f"unknown decay_init {init!r}; expected one of {list(DECAY_INITS)}")
+    return init
+
+
+def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def long_memory_decays(num_heads: int) -> Tensor:
+    """RetNet's decay schedule ``lambda_h = 1 - 2^(-5-h)``, h = 0 .. H-1, in float64.
+
+    Args:
+        num_heads: Number of heads H.
+
+    Returns:
+        Decays [H] in (0, 1), increasing with h.
+    """
+    return 1.0 - torch.pow(2.0, -5.0 - torch.arange(num_heads, dtype=torch.float64))
+
+
+def _logit(p: Tensor) -> Tensor:
+    return torch.log(p) - torch.log1p(-p)
+
+
+class ScalarDecay(nn.Module):
+    """LION-D: one learnable decay per head, ``lambda_h = sigmoid(a_h)``.
+
+    Args:
+        num_heads: Number of heads H.
+        init: ``"paper"`` (``a ~ N(0, 1)``) or ``"long"`` (RetNet schedule).
+
+    Attributes:
+        a: Logits [H], stored in fp32.
+    """
+
+    op_arg = "g_gamma"
+
+    def __init__(self, num_heads: int, init: str = "paper") -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.init = _check_init(init)
+        self.a = nn.Parameter(torch.empty(num_heads, dtype=torch.float32))
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """Re-initialise ``a`` according to ``self.init``."""
+        if self.init == "paper":
+            self.a.normal_(0.0, 1.0)
+        else:
+            self.a.copy_(_logit(long_memory_decays(self.num_heads)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Return the per-head log-decays.
+
+        Args:
+            x: Tokens [B, T, dim]; only their dtype and device are used.
+
+        Returns:
+            ``g_gamma`` [H] in fp32 (fp64 for fp64 inputs), all <= 0.
+        """
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return F.logsigmoid(self.a.to(_compute_dtype(x.dtype)))
+
+    def extra_repr(self) -> str:
+        return f"num_heads={self.num_heads}, init={self.init!r}"
+
+
+class SelectiveDecay(nn.Module):
+    """LION-S: per-token, per-head decays ``lambda_{i,h} = sigmoid(w_h . x_i + b_h)``.
+
+    Args:
+        dim: Token width.
+        num_heads: Number of heads H.
+        init: ``"paper"`` (default ``nn.Linear`` init) or ``"long"`` (bias on the RetNet schedule, small
+            weights).
+        long_weight_std: Standard deviation of the weights under the ``"long"`` init.
+
+    Attributes:
+        weight: [H, dim], fp32.
+        bias: [H], fp32.
+    """
+
+    op_arg = "g"
+
+    def __init__(self, dim: int, num_heads: int, init: str = "paper", long_weight_std: float = 0.02) -> None:
+        super().__init__()
+        self.dim = dim
+        self.num_heads = num_heads
+        self.init = _check_init(init)
+        self.long_weight_std = long_weight_std
+        self.weight = nn.Parameter(torch.empty(num_heads, dim, dtype=torch.float32))
+        self.bias = nn.Parameter(torch.empty(num_heads, dtype=torch.float32))
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """Re-initialise ``weight`` and ``bias`` according to ``self.init``."""
+        if self.init == "paper":
+            # The same draw as nn.Linear.reset_parameters.
+            nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+            bound = 1.0 / math.sqrt(self.dim) if self.dim > 0 else 0.0
+            nn.init.uniform_(self.bias, -bound, bound)
+        else:
+            nn.init.normal_(self.weight, 0.0, self.long_weight_std)
+            self.bias.copy_(_logit(long_memory_decays(self.num_heads)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Return per-token log-decays.
+
+        Args:
+            x: Tokens [B, T, dim].
+
+        Returns:
+            ``g`` [B, T, H] in fp32 (fp64 for fp64 inputs), all <= 0.
+        """
+        dtype = _compute_dtype(x.dtype)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            logits = F.linear(x.to(dtype), self.weight.to(dtype), self.bias.to(dtype))
+            return F.logsigmoid(logits)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, num_heads={self.num_heads}, init={self.init!r}"
+
+
+DecayFactory = Callable[..., nn.Module | None]
+
+
+def _no_decay(dim: int, num_heads: int, init: str = "paper") -> None:
+    _check_init(init)
+    return None
+
+
+def _scalar_decay(dim: int, num_heads: int, init: str = "paper") -> ScalarDecay:
+    return ScalarDecay(num_heads, init=init)
+
+
+def _selective_decay(dim: int, num_heads: int, init: str = "paper") -> SelectiveDecay:
+    return SelectiveDecay(dim, num_heads, init=init)
+
+
+DECAYS: dict[str, DecayFactory] = {"lit": _no_decay, "d": _scalar_decay, "s": _selective_decay}
+
+
+def register_decay(name: str, factory: DecayFactory, *, overwrite: bool = False) -> DecayFactory:
+    """Register a decay parametrisation under a variant name.
+
+    Args:
+        name: Variant name.
+        factory: ``factory(dim, num_heads, init) -> nn.Module | None``; the module's ``forward(x [B, T, dim])``
+            returns log-decays <= 0 and its class attribute ``op_arg`` names the op keyword they go to
+            (``"g"`` for [B, T, H], ``"g_gamma"`` for [H]). ``None`` means no decay.
+        overwrite: Allow replacing an existing entry.
+
+    Returns:
+        ``factory``.
+
+    Raises:
+        TypeError: If ``factory`` is not callable.
+        ValueError: If ``name`` is taken and ``overwrite`` is False.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"decay name must be a non-empty str, got {name!r}")
+    if not callable(factory):
+        raise TypeError(f"decay factory {name!r} must be callable, got {type(factory).__name__}")
+    if name in DECAYS and not overwrite:
+        raise ValueError(f"decay {name!r} is already registered; pass overwrite=True to replace it")
+    DECAYS[name] = factory
+    return factory
+
+
+def list_decays() -> list[str]:
+    """Return the registered variant names, sorted."""
+    return sorted(DECAYS)
+
+
+def build_decay(variant: str, dim: int, num_heads: int, init: str = "paper") -> nn.Module | None:
+    """Build the decay module of a variant.
+
+    Args:
+        variant: A registered variant (``"lit"``, ``"d"``, ``"s"``, ...).
+        dim: Token width.
+        num_heads: Number of heads.
+        init: Initialisation name, one of :data:`DECAY_INITS`.
+
+    Returns:
+        The decay module, or ``None`` for a variant without decay.
+
+    Raises:
+        ValueError: On an unknown variant or initialisation.
+    """
+    try:
+        factory = DECAYS[variant]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown variant {variant!r}; expected one of {list_decays()}") from None
+    return factory(dim, num_heads, init=init)

@@ -1,0 +1,171 @@
+"""Feature maps applied to queries and keys before LION attention.
+
+LION (Afzal et al., NeurIPS 2025, arXiv 2502.16249, section 3 of the project spec) uses
+``elu(x) + 1`` for LION-LIT (after Katharopoulos et al., 2020) and ``silu(x) + 0.5`` followed by an
+L2 normalisation over the head dimension for LION-D and LION-S. The normaliser of linear attention is
+``q_i . sum_j k_j``, so a feature map must be non-negative, and strictly positive to keep every
+denominator away from zero; every built-in map except ``"relu"`` is strictly positive.
+
+Maps are plain callables on ``[..., K]`` tensors, kept in a small name registry so that models and
+configs can name them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+FeatureMap = Callable[[Tensor], Tensor]
+
+__all__ = [
+    "DEFAULT_FEATURE_MAPS",
+    "FEATURE_MAPS",
+    "FeatureMap",
+    "elu1",
+    "feature_map_name",
+    "get_feature_map",
+    "list_feature_maps",
+    "register_feature_map",
+    "silu_l2",
+]
+
+
+def elu1(x: Tensor) -> Tensor:
+    """``elu(x) + 1``: strictly positive, the LION-LIT map.
+
+    Args:
+        x: Queries or keys [..., K].
+
+    Returns:
+        Tensor of the same shape with entries in ``(0, inf)`` (down to ``exp`` underflow, x < -87 in fp32).
+    """
+    # Equal to F.elu(x) + 1, but F.elu(x) + 1 rounds to exactly 0 in fp32 below x ~ -17; exp(x) does not.
+    # The clamp keeps the unused branch finite, so its zero gradient is not 0 * inf = NaN.
+    return torch.where(x > 0, x + 1.0, torch.exp(torch.clamp(x, max=0.0)))
+
+
+def silu_shift(x: Tensor) -> Tensor:
+    """``silu(x) + 0.5``: strictly positive because ``min silu ~ -0.278``.
+
+    Args:
+        x: Queries or keys [..., K].
+
+    Returns:
+        Tensor of the same shape with entries above 0.22.
+    """
+    return F.silu(x) + 0.5
+
+
+def silu_l2(x: Tensor) -> Tensor:
+    """``silu(x) + 0.5`` then L2-normalised over the last (head) dimension: the LION-D / LION-S map.
+
+    Args:
+        x: Queries or keys [..., K].
+
+    Returns:
+        Tensor of the same shape, strictly positive, with unit L2 norm over the last dimension.
+    """
+    return F.normalize(silu_shift(x), p=2.0, dim=-1)
+
+
+def softplus(x: Tensor) -> Tensor:
+    """``softplus(x)``: strictly positive (up to floating-point underflow for very negative inputs).
+
+    Args:
+        x: Queries or keys [..., K].
+
+    Returns:
+        Tensor of the same shape.
+    """
+    return F.softplus(x)
+
+
+def relu(x: Tensor) -> Tensor:
+    """``relu(x)``: only non-negative. A row of zeros gives a zero denominator, so the output there is 0
+    (the op's ``eps`` keeps it finite). Provided for ablations, not as a default.
+
+    Args:
+        x: Queries or keys [..., K].
+
+    Returns:
+        Tensor of the same shape.
+    """
+    return torch.relu(x)
+
+
+FEATURE_MAPS: dict[str, FeatureMap] = {
+    "elu1": elu1,
+    "silu_l2": silu_l2,
+    "silu_shift": silu_shift,
+    "softplus": softplus,
+    "relu": relu,
+}
+
+# The paper's choice for each variant.
+DEFAULT_FEATURE_MAPS: dict[str, str] = {"lit": "elu1", "d": "silu_l2", "s": "silu_l2"}
+
+
+def register_feature_map(name: str, fn: FeatureMap, *, overwrite: bool = False) -> FeatureMap:
+    """Add a feature map to the registry.
+
+    Args:
+        name: Registry key.
+        fn: Callable mapping [..., K] to [..., K]; it should be non-negative (strictly positive to be safe).
+        overwrite: Allow replacing an existing entry.
+
+    Returns:
+        ``fn``, so that this can be used as a decorator body.
+
+    Raises:
+        TypeError: If ``name`` is not a string or ``fn`` is not callable.
+        ValueError: If ``name`` is already registered and ``overwrite`` is False.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"feature map name must be a non-empty str, got {name!r}")
+    if not callable(fn):
+        raise TypeError(f"feature map {name!r} must be callable, got {type(fn).__name__}")
+    if name in FEATURE_MAPS and not overwrite:
+        raise ValueError(f"feature map {name!r} is already registered; pass overwrite=True to replace it")
+    FEATURE_MAPS[name] = fn
+    return fn
+
+
+def list_feature_maps() -> list[str]:
+    """Return the registered feature map names, sorted."""
+    return sorted(FEATURE_MAPS)
+
+
+def get_feature_map(name_or_fn: str | FeatureMap) -> FeatureMap:
+    """Resolve a feature map given by name or as a callable.
+
+    Args:
+        name_or_fn: A registered name (see :func:`list_feature_maps`) or a callable, returned unchanged.
+
+    Returns:
+        The feature map callable.
+
+    Raises:
+        ValueError: If the name is not registered.
+        TypeError: If the argument is neither a string nor a callable.
+    """
+    if isinstance(name_or_fn, str):
+        try:
+            return FEATURE_MAPS[name_or_fn]
+        except KeyError:
+            raise ValueError(
+                f"unknown feature_map {name_or_fn!r}; expected one of {list_feature_maps()} or a callable"
+            ) from None
+    if callable(name_or_fn):
+        return name_or_fn
+    raise TypeError(f"feature_map must be a registered name or a callable, got {type(name_or_fn).__name__}")
+
+
+def feature_map_name(fn: FeatureMap) -> str:
+    """Return the registry name of ``fn``, or its ``__name__`` (or class name) if it is not registered."""
+    for name, registered in FEATURE_MAPS.items():
+        if registered is fn:
+            return name
+    return getattr(fn, "__name__", type(fn).__name__)

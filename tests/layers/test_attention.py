@@ -1,0 +1,237 @@
+"""LionAttention: the three forms agree for every variant, match a literal reference, honour padding, and the
+two-scan image variant (spec section 7) works in every form. The mode never touches the parameters."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lion_attn.layers import LionAttention, get_feature_map, snake_orders
+
+from .dense_reference import assert_rel, lion_layer_reference, snake, two_scan_reference
+
+VARIANTS = ("lit", "d", "s")
+MODES = ("parallel", "chunk", "recurrent")
+TOL = {torch.float64: 1e-9, torch.float32: 1e-4}
+
+
+def _layer(variant: str, dtype: torch.dtype = torch.float64, seed: int = 0, **kwargs) -> LionAttention:
+    torch.manual_seed(seed)
+    return LionAttention(32, num_heads=4, variant=variant, **kwargs).to(dtype)
+
+
+def _run_modes(layer: LionAttention, x: torch.Tensor, mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    outs = {}
+    for mode in MODES:
+        layer.set_mode(mode)
+        outs[mode] = layer(x, mask)
+    return outs
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("length,chunk", [(1, 4), (7, 3), (20, 8), (33, 64)])
+def test_forms_agree(variant: str, dtype: torch.dtype, length: int, chunk: int) -> None:
+    layer = _layer(variant, dtype, chunk_size=chunk)
+    x = torch.randn(2, length, 32, dtype=dtype)
+    outs = _run_modes(layer, x)
+    for mode in ("chunk", "recurrent"):
+        assert_rel(outs[mode], outs["parallel"], TOL[dtype])
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("decay_init", ["paper", "long"])
+def test_matches_literal_reference(variant: str, decay_init: str) -> None:
+    layer = _layer(variant, qkv_bias=True, decay_init=decay_init, chunk_size=4)
+    x = torch.randn(2, 11, 32, dtype=torch.float64)
+    expected = lion_layer_reference(layer, x)
+    for mode, out in _run_modes(layer, x).items():
+        assert_rel(out, expected, 1e-9), mode
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("mode", MODES)
+def test_padding_equals_unpadded(variant: str, mode: str) -> None:
+    layer = _layer(variant, mode=mode, chunk_size=4)
+    lengths = [9, 5, 2]
+    length = 12
+    x = torch.randn(len(lengths), length, 32, dtype=torch.float64)
+    # Left, right and interior padding, with garbage in the pads.
+    keep = torch.zeros(len(lengths), length, dtype=torch.bool)
+    keep[0, 3:] = True
+    keep[1, :5] = True
+    keep[2, torch.tensor([4, 10])] = True
+    out = layer(x, keep)
+    for b in range(len(lengths)):
+        alone = layer(x[b : b + 1, keep[b]])
+        assert_rel(out[b, keep[b]], alone[0], 1e-9)
+        assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("variant", ["d", "s"])
+@pytest.mark.parametrize("prefix", [0, 1, 2])
+@pytest.mark.parametrize("grid", [(3, 4), (1, 5), (4, 4)])
+def test_two_scan_reference_and_forms(variant: str, prefix: int, grid: tuple[int, int]) -> None:
+    layer = _layer(variant, two_scan=True, grid_size=grid, num_prefix_tokens=prefix, chunk_size=5)
+    x = torch.randn(2, prefix + grid[0] * grid[1], 32, dtype=torch.float64)
+    expected = two_scan_reference(layer, x)
+    for mode, out in _run_modes(layer, x).items():
+        assert_rel(out, expected, 1e-9), mode
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("prefix", [0, 1])
+def test_two_scan_forms_agree_f32(variant: str, prefix: int) -> None:
+    layer = _layer(variant, torch.float32, two_scan=True, grid_size=(5, 6), num_prefix_tokens=prefix, chunk_size=8)
+    x = torch.randn(2, prefix + 30, 32)
+    outs = _run_modes(layer, x)
+    for mode in ("chunk", "recurrent"):
+        assert_rel(outs[mode], outs["parallel"], 1e-4)
+
+
+def test_two_scan_differs_from_single_scan() -> None:
+    torch.manual_seed(0)
+    single = LionAttention(32, 4, variant="d", decay_init="long").double()
+    double = LionAttention(32, 4, variant="d", decay_init="long", two_scan=True, grid_size=(4, 4)).double()
+    double.load_state_dict(single.state_dict(), strict=False)
+    x = torch.randn(1, 16, 32, dtype=torch.float64)
+    assert (single(x) - double(x)).abs().max() > 1e-6
+
+
+def test_two_scan_has_independent_decays() -> None:
+    layer = _layer("s", two_scan=True, grid_size=(2, 3))
+    assert {"decay.weight", "decay.bias", "decay_col.weight", "decay_col.bias"} <= set(layer.state_dict())
+    assert not torch.equal(layer.decay.weight, layer.decay_col.weight)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_two_scan_mask(mode: str) -> None:
+    layer = _layer("s", mode=mode, two_scan=True, grid_size=(3, 3), num_prefix_tokens=1, chunk_size=4)
+    x = torch.randn(2, 10, 32, dtype=torch.float64)
+    full = torch.ones(2, 10, dtype=torch.bool)
+    assert_rel(layer(x, full), layer(x), 1e-12)
+    keep = full.clone()
+    keep[0, 4] = False
+    keep[1, 9] = False
+    out = layer(x, keep)
+    x2 = x.clone()
+    x2[~keep] = 100.0 * torch.randn_like(x2[~keep])
+    out2 = layer(x2, keep)
+    assert_rel(out2[keep], out[keep], 1e-12)
+
+
+def test_two_scan_wrong_length() -> None:
+    layer = _layer("d", two_scan=True, grid_size=(3, 3), num_prefix_tokens=1)
+    with pytest.raises(ValueError, match="two_scan expects"):
+        layer(torch.randn(1, 9, 32, dtype=torch.float64))
+
+
+def test_snake_orders() -> None:
+    rows, cols = snake_orders((2, 3))
+    assert rows.tolist() == [0, 1, 2, 5, 4, 3]
+    assert cols.tolist() == [0, 3, 4, 1, 2, 5]
+    for h, w in [(1, 1), (3, 5), (4, 2)]:
+        rows, cols = snake_orders((h, w))
+        assert rows.tolist() == snake(h, w, True)
+        assert cols.tolist() == snake(h, w, False)
+        assert sorted(rows.tolist()) == list(range(h * w)) == sorted(cols.tolist())
+
+
+@pytest.mark.parametrize("two_scan", [False, True])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_set_mode_keeps_state_dict(variant: str, two_scan: bool) -> None:
+    layer = _layer(variant, two_scan=two_scan, grid_size=(2, 2))
+    before = {k: v.clone() for k, v in layer.state_dict().items()}
+    for mode in ("recurrent", "chunk", "parallel"):
+        layer.set_mode(mode)
+        after = layer.state_dict()
+        assert list(after) == list(before)
+        assert all(torch.equal(after[k], before[k]) for k in before)
+        assert f"mode={mode!r}" in repr(layer)
+    other = _layer(variant, two_scan=two_scan, grid_size=(2, 2), mode="recurrent")
+    assert list(other.state_dict()) == list(before)
+
+
+def test_set_mode_rejects_unknown() -> None:
+    layer = _layer("s")
+    with pytest.raises(ValueError, match="mode"):
+        layer.set_mode("fast")
+    assert layer.mode == "parallel"
+
+
+def test_extra_repr() -> None:
+    text = repr(_layer("d", mode="chunk", two_scan=True, grid_size=(2, 2), num_prefix_tokens=1))
+    for part in ("variant='d'", "mode='chunk'", "two_scan=True", "feature_map='silu_l2'", "grid_size=(2, 2)"):
+        assert part in text
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"dim": 30, "num_heads": 4}, "divisible"),
+        ({"variant": "x"}, "variant"),
+        ({"mode": "rnn"}, "mode"),
+        ({"chunk_size": 0}, "chunk_size"),
+        ({"chunk_size": 2.5}, "chunk_size"),
+        ({"attn_drop": 0.1}, "attn_drop"),
+        ({"decay_init": "wild"}, "decay_init"),
+        ({"feature_map": "nope"}, "feature_map"),
+        ({"two_scan": True}, "grid_size"),
+        ({"two_scan": True, "grid_size": (0, 3)}, "grid_size"),
+        ({"num_prefix_tokens": -1}, "num_prefix_tokens"),
+    ],
+)
+def test_bad_config(kwargs: dict, match: str) -> None:
+    args = {"dim": 32, "num_heads": 4, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        LionAttention(**args)
+
+
+def test_bad_inputs() -> None:
+    layer = _layer("s")
+    x = torch.randn(2, 5, 32, dtype=torch.float64)
+    with pytest.raises(ValueError, match="x must have shape"):
+        layer(x[..., :16])
+    with pytest.raises(ValueError, match="attention_mask"):
+        layer(x, torch.ones(2, 4, dtype=torch.bool))
+    with pytest.raises(TypeError, match="attention_mask"):
+        layer(x, torch.ones(2, 5))
+
+
+def test_feature_map_override() -> None:
+    calls = []
+
+    def squared_plus(t: torch.Tensor) -> torch.Tensor:
+        calls.append(t.shape)
+        return t * t + 1.0
+
+    by_name = _layer("s", feature_map="softplus")
+    assert by_name.feature_map is get_feature_map("softplus")
+    by_fn = _layer("s", feature_map=squared_plus)
+    out = by_fn(torch.randn(2, 6, 32, dtype=torch.float64))
+    assert out.shape == (2, 6, 32)
+    assert calls == [(2, 6, 4, 8), (2, 6, 4, 8)]
+    assert "squared_plus" in repr(by_fn)
+    assert _layer("lit").feature_map is get_feature_map("elu1")
+
+
+def test_proj_drop_and_train_eval() -> None:
+    layer = _layer("d", proj_drop=0.5)
+    x = torch.randn(2, 6, 32, dtype=torch.float64)
+    layer.eval()
+    assert torch.equal(layer(x), layer(x))
+    layer.train()
+    assert not torch.equal(layer(x), layer(x))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("two_scan", [False, True])
+def test_bf16_autocast_close_to_fp32(variant: str, two_scan: bool) -> None:
+    layer = _layer(variant, torch.float32, two_scan=two_scan, grid_size=(3, 4), chunk_size=5)
+    x = torch.randn(2, 12, 32)
+    expected = layer(x)
+    for mode in MODES:
+        layer.set_mode(mode)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = layer(x)
+        assert_rel(out.float(), expected, 3e-2)

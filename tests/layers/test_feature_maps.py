@@ -1,0 +1,65 @@
+"""Feature maps (spec section 3): positivity, the LION-D/S normalisation, and the name registry."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lion_attn.layers import FEATURE_MAPS, get_feature_map, list_feature_maps, register_feature_map
+
+STRICTLY_POSITIVE = ("elu1", "silu_l2", "silu_shift", "softplus")
+
+
+@pytest.mark.parametrize("name", STRICTLY_POSITIVE)
+def test_strictly_positive(name: str) -> None:
+    x = torch.cat([torch.randn(1000, 8) * 5, torch.full((1, 8), -30.0), torch.full((1, 8), 30.0)])
+    y = get_feature_map(name)(x)
+    assert y.shape == x.shape
+    assert (y > 0).all()
+
+
+def test_relu_non_negative() -> None:
+    y = get_feature_map("relu")(torch.randn(100, 8))
+    assert (y >= 0).all() and (y == 0).any()
+
+
+def test_silu_l2_unit_norm_and_formula() -> None:
+    x = torch.randn(4, 5, 16, dtype=torch.float64)
+    y = get_feature_map("silu_l2")(x)
+    assert torch.allclose(y.norm(dim=-1), torch.ones(4, 5, dtype=torch.float64))
+    raw = torch.nn.functional.silu(x) + 0.5
+    assert torch.allclose(y, raw / raw.norm(dim=-1, keepdim=True))
+    assert torch.allclose(get_feature_map("elu1")(x), torch.nn.functional.elu(x) + 1)
+
+
+def test_registry() -> None:
+    assert {"elu1", "silu_l2"} <= set(list_feature_maps())
+
+    def cube_plus(x: torch.Tensor) -> torch.Tensor:
+        return x.pow(2) + 1
+
+    try:
+        assert register_feature_map("test_sq1", cube_plus) is cube_plus
+        assert get_feature_map("test_sq1") is cube_plus
+        with pytest.raises(ValueError, match="already registered"):
+            register_feature_map("test_sq1", cube_plus)
+        register_feature_map("test_sq1", torch.exp, overwrite=True)
+        assert get_feature_map("test_sq1") is torch.exp
+        with pytest.raises(TypeError):
+            register_feature_map("test_bad", 3)
+    finally:
+        FEATURE_MAPS.pop("test_sq1", None)
+    assert get_feature_map(cube_plus) is cube_plus
+    with pytest.raises(ValueError, match="unknown feature_map 'nope'"):
+        get_feature_map("nope")
+    with pytest.raises(TypeError, match="feature_map"):
+        get_feature_map(3)
+
+
+def test_elu1_gradient_finite_for_large_inputs() -> None:
+    x = torch.tensor([-50.0, -1.0, 0.0, 1.0, 100.0], requires_grad=True)
+    y = get_feature_map("elu1")(x)
+    assert torch.allclose(y, torch.nn.functional.elu(x) + 1)
+    y.sum().backward()
+    assert torch.isfinite(x.grad).all()
+    assert torch.allclose(x.grad, torch.tensor([torch.exp(torch.tensor(-50.0)).item(), 0.36787944, 1.0, 1.0, 1.0]))
