@@ -2,7 +2,12 @@
 
 ``A = scale * (Q K^T) * M`` with ``M`` the symmetric bidirectional decay mask, then ``A [V, 1]``: numerators and
 denominators come out of one matrix product. Time O(T^2 K), memory O(T^2) per head: the fastest form for
-training at moderate lengths (196 patches, 128-token MLM), differentiated by plain autograd.
+training at moderate lengths (196 patches, 128-token MLM).
+
+Its gradient is written out rather than left to autograd, which would keep and revisit several ``T x T``
+intermediates of the mask construction. With ``P = dA * A`` (the gradient of the log-mask), the prefix sums ``c``
+of the log-decays get ``dL/dc_m = sum_j P[m, j] s(m, j) - sum_i P[i, m] s(i, m)``, ``s`` being +1 below the
+diagonal and -1 above it, and ``dL/dg_l = sum_{m >= l} dL/dc_m``.
 """
 
 from __future__ import annotations
@@ -10,57 +15,96 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from lion_attn.ops.masks import log_decay_block, mask_resets, reset_counts
+from lion_attn.ops.masks import log_decay_block, mask_resets, reset_counts, signed_tri
 
 # Inference (no autograd graph) runs a few heads at a time so the T x T blocks of all heads are never alive
 # at once; the budget bounds one group's score block.
 _NO_GRAD_BLOCK_BYTES = 512 * 2**20
 
 
-def parallel_sum(q: Tensor, k: Tensor, v: Tensor, g: Tensor | None, reset: Tensor | None, scale: float) -> Tensor:
+def parallel_sum(q: Tensor, k: Tensor, v: Tensor, g: Tensor, reset: Tensor | None, scale: float) -> Tensor:
     """Un-normalised bidirectional decayed attention, ``sum_j scale (q_i . k_j) M[i, j] v_j``.
 
     Args:
         q: [B, T, H, K] queries.
         k: [B, T, H, K] keys.
         v: [B, T, H, D] values.
-        g: [B', T, H] finite log-decays (B' in {1, B}) or None for no decay.
+        g: [B', T, H] finite log-decays (B' in {1, B}).
         reset: [B, T] bool, True where the decay is exactly 0, or None.
         scale: score scale.
 
     Returns:
         [B, T, H, D] the sums.
     """
-    heads = q.shape[2]
-    length = q.shape[1]
-    if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, g) if t is not None):
-        return _parallel_heads(q, k, v, g, reset, scale)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, g)):
+        return _ParallelFunction.apply(q, k, v, g, reset, scale)
+    heads, length = q.shape[2], q.shape[1]
     per_head = q.shape[0] * length * length * q.element_size()
     group = max(1, min(heads, _NO_GRAD_BLOCK_BYTES // max(per_head, 1)))
-    if group >= heads:
-        return _parallel_heads(q, k, v, g, reset, scale)
     parts = []
     for h0 in range(0, heads, group):
         h1 = min(heads, h0 + group)
-        g_part = g[:, :, h0:h1] if g is not None else None
-        parts.append(_parallel_heads(q[:, :, h0:h1], k[:, :, h0:h1], v[:, :, h0:h1], g_part, reset, scale))
-    return torch.cat(parts, dim=2)
+        mask = _decay_mask(g[:, :, h0:h1], reset)
+        parts.append(_attend(q[:, :, h0:h1], k[:, :, h0:h1], v[:, :, h0:h1], mask, scale)[0])
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
 
 
-def _parallel_heads(q: Tensor, k: Tensor, v: Tensor, g: Tensor | None, reset: Tensor | None, scale: float) -> Tensor:
-    qh = q.transpose(1, 2)  # [B, H, T, K]
-    kh = k.transpose(1, 2)  # [B, H, T, K]
-    vh = v.transpose(1, 2)  # [B, H, T, D]
-    scores = torch.matmul(qh * scale, kh.transpose(-1, -2))  # [B, H, T, T]
-    if g is not None:
-        prefix = g.cumsum(dim=1).transpose(1, 2)  # [B', H, T]
-        log_mask = log_decay_block(prefix, prefix)  # [B', H, T, T]
-        counts = reset_counts(reset, heads_axis=False)  # [B, T]
-        if counts is not None:
-            counts = counts[:, None, :]
-        log_mask = mask_resets(log_mask, counts, counts)
-        scores = scores * log_mask.exp()
-    elif reset is not None:
-        counts = reset_counts(reset, heads_axis=False)[:, None, :]
-        scores = scores.masked_fill(counts[..., :, None] != counts[..., None, :], 0.0)
-    return torch.matmul(scores, vh).transpose(1, 2)  # [B, T, H, D]
+def _decay_mask(g: Tensor, reset: Tensor | None) -> Tensor:
+    """[B', T, H] log-decays -> [B', H, T, T] mask ``M`` (zero across resets)."""
+    prefix = g.cumsum(dim=1).transpose(1, 2)  # [B', H, T]
+    log_mask = log_decay_block(prefix, prefix)
+    counts = reset_counts(reset, heads_axis=False)  # [B, T]
+    if counts is not None:
+        log_mask = mask_resets(log_mask, counts[:, None, :], counts[:, None, :])
+    return log_mask.exp_()
+
+
+def _attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+    """Return the [B, T, H, D] sums and the [B, H, T, T] masked scores ``A``."""
+    # The scale goes on q (T x K) rather than on the T x T scores.
+    scores = torch.matmul((q * scale).transpose(1, 2), k.transpose(1, 2).transpose(-1, -2)).mul_(mask)
+    return torch.matmul(scores, v.transpose(1, 2)).transpose(1, 2), scores
+
+
+class _ParallelFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: torch.autograd.function.FunctionCtx,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        g: Tensor,
+        reset: Tensor | None,
+        scale: float,
+    ) -> Tensor:
+        mask = _decay_mask(g, reset)
+        out, scores = _attend(q, k, v, mask, scale)
+        ctx.scale = scale
+        ctx.decay_batch = g.shape[0]
+        ctx.save_for_backward(q, k, v, mask, scores)
+        return out
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+        q, k, v, mask, scores = ctx.saved_tensors
+        need_q, need_k, need_v, need_g = ctx.needs_input_grad[:4]
+        grad_h = grad_out.transpose(1, 2)  # [B, H, T, D]
+        grad_scores = torch.matmul(grad_h, v.transpose(1, 2).transpose(-1, -2))  # [B, H, T, T]
+        grad_v = torch.matmul(scores.transpose(-1, -2), grad_h).transpose(1, 2) if need_v else None
+        grad_g = None
+        if need_g:
+            log_mask_grad = grad_scores * scores
+            log_mask_grad.mul_(signed_tri(log_mask_grad.shape[-1], log_mask_grad.dtype, log_mask_grad.device))
+            grad_prefix = log_mask_grad.sum(dim=-1, dtype=torch.float64)
+            grad_prefix -= log_mask_grad.sum(dim=-2, dtype=torch.float64)
+            del log_mask_grad
+            grad_g = grad_prefix.flip(-1).cumsum(dim=-1).flip(-1).to(mask.dtype).transpose(1, 2)  # [B, T, H]
+            if grad_g.shape[0] != ctx.decay_batch:
+                grad_g = grad_g.sum(dim=0, keepdim=True)
+        grad_scores.mul_(mask)
+        scale = ctx.scale
+        grad_q = torch.matmul(grad_scores, (k * scale).transpose(1, 2)).transpose(1, 2) if need_q else None
+        grad_k = (
+            torch.matmul(grad_scores.transpose(-1, -2), (q * scale).transpose(1, 2)).transpose(1, 2) if need_k else None
+        )
+        return grad_q, grad_k, grad_v, grad_g, None, None
