@@ -1,0 +1,200 @@
+"""Optional Hugging Face adapter (extra ``[hf]``): the LION BERT-style models (Afzal et al., NeurIPS 2025,
+arXiv 2502.16249) as transformers ``PreTrainedModel`` classes registered with the Auto classes.
+
+Importing this module registers ``model_type = "lion_bert"`` with ``AutoConfig``, ``AutoModel``,
+``AutoModelForMaskedLM`` and ``AutoModelForSequenceClassification``, so a directory written by
+:meth:`lion_attn.models.LionForMaskedLM.save_pretrained` loads with
+``AutoModelForMaskedLM.from_pretrained(directory)``. The wrappers hold the very same submodules as the
+pure-PyTorch models (identical parameter names), so checkpoints are shared both ways. Written against
+transformers 5.x (dataclass configs, ``_tied_weights_keys`` as a ``{target: source}`` dict).
+
+Nothing else in lion-attn imports this module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from torch import Tensor, nn
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
+    PreTrainedConfig,
+    PreTrainedModel,
+)
+from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput, SequenceClassifierOutput
+
+from lion_attn.models.base import register_architecture_alias
+from lion_attn.models.bert import LionBertConfig, LionBertModel, LionForMaskedLM, LionForSequenceClassification
+from lion_attn.models.encoder import init_weights
+
+__all__ = [
+    "LionBertHFConfig",
+    "LionBertHFForMaskedLM",
+    "LionBertHFForSequenceClassification",
+    "LionBertHFModel",
+    "LionBertHFPreTrainedModel",
+    "register",
+]
+
+# Fields transformers' base config already owns (``num_labels`` is derived from ``id2label`` there).
+_BASE_OWNED = {"num_labels"}
+
+
+def _hf_config_namespace() -> dict[str, Any]:
+    """Class namespace mirroring :class:`LionBertConfig`'s fields and defaults, so the two never drift apart."""
+    annotations: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"model_type": "lion_bert", "__annotations__": annotations}
+    for field in dataclasses.fields(LionBertConfig):
+        if field.name in _BASE_OWNED:
+            continue
+        annotations[field.name] = field.type
+        namespace[field.name] = field.default
+    annotations["tie_word_embeddings"] = "bool"
+    namespace["tie_word_embeddings"] = True
+    namespace["__doc__"] = (
+        "transformers configuration of the LION BERT-style models: the fields of "
+        ":class:`lion_attn.models.LionBertConfig` (validated by it when a model is built)."
+    )
+    namespace["__module__"] = __name__
+    return namespace
+
+
+LionBertHFConfig: type[PreTrainedConfig] = type("LionBertHFConfig", (PreTrainedConfig,), _hf_config_namespace())
+
+
+def to_lion_config(config: PreTrainedConfig) -> LionBertConfig:
+    """Convert a :data:`LionBertHFConfig` into the pure-PyTorch :class:`LionBertConfig` (validating it)."""
+    values = {f.name: getattr(config, f.name) for f in dataclasses.fields(LionBertConfig) if f.name not in _BASE_OWNED}
+    return LionBertConfig(**values, num_labels=config.num_labels or 2)
+
+
+def from_lion_config(config: LionBertConfig) -> PreTrainedConfig:
+    """Convert a :class:`LionBertConfig` into a :data:`LionBertHFConfig`."""
+    values = {k: v for k, v in dataclasses.asdict(config).items() if k not in _BASE_OWNED}
+    return LionBertHFConfig(**values, num_labels=config.num_labels)
+
+
+class LionBertHFPreTrainedModel(PreTrainedModel):
+    """Base of the wrappers: adopts the children of a pure-PyTorch model, so parameter names match."""
+
+    config_class = LionBertHFConfig
+    base_model_prefix = "bert"
+    supports_gradient_checkpointing = False
+    _lion_class: type[nn.Module] = LionBertModel
+
+    def __init__(self, config: PreTrainedConfig) -> None:
+        super().__init__(config)
+        lion = self._lion_class(to_lion_config(config))
+        # The pure model's children become ours (same objects), so state-dict keys are identical; the pure
+        # model is kept outside the module tree to run its forward without registering anything twice.
+        for name, child in lion.named_children():
+            self.add_module(name, child)
+        object.__setattr__(self, "_lion", lion)
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        # Only for modules transformers finds uninitialised (e.g. a new head); LION's decay parameters are
+        # not Linear/Embedding modules and keep their own initialisation.
+        init_weights(self.config.initializer_range)(module)
+
+    def set_attn_mode(self, mode: str) -> None:
+        """Switch every LION attention layer to ``mode`` (``"parallel"``, ``"chunk"`` or ``"recurrent"``)."""
+        self._lion.set_attn_mode(mode)
+        self.config.attn_mode = mode
+
+    def get_input_embeddings(self) -> nn.Module:
+        """The word embedding table."""
+        return self.get_submodule(self._embeddings_path)
+
+    @property
+    def _embeddings_path(self) -> str:
+        return (
+            "embeddings.word_embeddings" if isinstance(self._lion, LionBertModel) else "bert.embeddings.word_embeddings"
+        )
+
+    def to_lion(self) -> nn.Module:
+        """The pure-PyTorch model sharing this wrapper's parameters."""
+        return self._lion
+
+
+class LionBertHFModel(LionBertHFPreTrainedModel):
+    """:class:`lion_attn.models.LionBertModel` as a transformers model (``AutoModel``)."""
+
+    _lion_class = LionBertModel
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        position_ids: Tensor | None = None,
+        **kwargs: Any,
+    ) -> BaseModelOutput:
+        """Encode [B, T] ids; returns ``last_hidden_state`` [B, T, hidden_size]."""
+        out = self._lion(input_ids, attention_mask, token_type_ids, position_ids)
+        return BaseModelOutput(last_hidden_state=out.last_hidden_state)
+
+
+class LionBertHFForMaskedLM(LionBertHFPreTrainedModel):
+    """:class:`lion_attn.models.LionForMaskedLM` as a transformers model (``AutoModelForMaskedLM``)."""
+
+    _lion_class = LionForMaskedLM
+    _tied_weights_keys = {"head.decoder.weight": "bert.embeddings.word_embeddings.weight"}  # noqa: RUF012
+
+    def get_output_embeddings(self) -> nn.Module:
+        """The decoder onto the vocabulary (tied to the input embeddings)."""
+        return self.head.decoder
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        labels: Tensor | None = None,
+        position_ids: Tensor | None = None,
+        **kwargs: Any,
+    ) -> MaskedLMOutput:
+        """Logits [B, T, vocab_size] and, with ``labels`` (-100 = ignore), the loss."""
+        out = self._lion(input_ids, attention_mask, token_type_ids, labels, position_ids)
+        return MaskedLMOutput(loss=out.loss, logits=out.logits)
+
+
+class LionBertHFForSequenceClassification(LionBertHFPreTrainedModel):
+    """:class:`lion_attn.models.LionForSequenceClassification` as a transformers model."""
+
+    _lion_class = LionForSequenceClassification
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        labels: Tensor | None = None,
+        position_ids: Tensor | None = None,
+        **kwargs: Any,
+    ) -> SequenceClassifierOutput:
+        """Logits [B, num_labels] and, with ``labels``, the loss."""
+        out = self._lion(input_ids, attention_mask, token_type_ids, labels, position_ids)
+        return SequenceClassifierOutput(loss=out.loss, logits=out.logits)
+
+
+def register() -> None:
+    """Register the config and models with transformers' Auto classes (idempotent; runs on import).
+
+    Also lets :func:`lion_attn.models.load_pretrained` rebuild directories written by the wrappers'
+    own ``save_pretrained``.
+    """
+    register_architecture_alias("LionBertHFModel", LionBertModel)
+    register_architecture_alias("LionBertHFForMaskedLM", LionForMaskedLM)
+    register_architecture_alias("LionBertHFForSequenceClassification", LionForSequenceClassification)
+    AutoConfig.register("lion_bert", LionBertHFConfig, exist_ok=True)
+    AutoModel.register(LionBertHFConfig, LionBertHFModel, exist_ok=True)
+    AutoModelForMaskedLM.register(LionBertHFConfig, LionBertHFForMaskedLM, exist_ok=True)
+    AutoModelForSequenceClassification.register(LionBertHFConfig, LionBertHFForSequenceClassification, exist_ok=True)
+
+
+register()

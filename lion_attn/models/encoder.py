@@ -1,0 +1,114 @@
+"""The stack of pre-norm blocks shared by every model family, and the weight initialisation they share.
+
+The attention in each block is LION (Afzal et al., NeurIPS 2025, arXiv 2502.16249) or, for the baselines,
+softmax attention through SDPA; everything else is identical, so comparisons are like for like.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from lion_attn.layers import Block
+
+__all__ = ["LionEncoder", "init_weights", "stochastic_depth_rates"]
+
+
+def stochastic_depth_rates(drop_path_rate: float, depth: int) -> list[float]:
+    """Stochastic depth probability of each block, rising linearly from 0 to ``drop_path_rate`` (DeiT)."""
+    if depth == 1:
+        return [drop_path_rate]
+    return [drop_path_rate * i / (depth - 1) for i in range(depth)]
+
+
+class LionEncoder(nn.Module):
+    """``depth`` pre-norm blocks followed by a final LayerNorm.
+
+    Args:
+        dim: Token width.
+        depth: Number of blocks.
+        num_heads: Attention heads per block.
+        mlp_ratio: MLP hidden width as a multiple of ``dim``.
+        attn_type: ``"lion"`` or ``"softmax"``.
+        qkv_bias: Bias in the q/k/v projection.
+        proj_drop: Dropout after attention and inside the MLP.
+        attn_drop: Attention dropout (softmax only; LION rejects nonzero values).
+        drop_path_rate: Largest stochastic depth probability (linearly increasing over blocks).
+        layer_norm_eps: Epsilon of every LayerNorm.
+        act_layer: MLP activation class.
+        **attn_kwargs: Passed to each attention layer (see :class:`lion_attn.layers.Block`).
+
+    Shapes:
+        ``forward(x [B, T, dim], attention_mask [B, T] bool | None) -> [B, T, dim]``.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        depth: int,
+        num_heads: int,
+        mlp_ratio: float = 4.0,
+        attn_type: str = "lion",
+        qkv_bias: bool = True,
+        proj_drop: float = 0.0,
+        attn_drop: float = 0.0,
+        drop_path_rate: float = 0.0,
+        layer_norm_eps: float = 1e-6,
+        act_layer: type[nn.Module] = nn.GELU,
+        **attn_kwargs: Any,
+    ) -> None:
+        super().__init__()
+
+        def norm_layer(d: int) -> nn.Module:
+            return nn.LayerNorm(d, eps=layer_norm_eps)
+
+        self.blocks = nn.ModuleList(
+            Block(
+                dim,
+                num_heads,
+                mlp_ratio=mlp_ratio,
+                attn_type=attn_type,
+                qkv_bias=qkv_bias,
+                proj_drop=proj_drop,
+                attn_drop=attn_drop,
+                drop_path=rate,
+                norm_layer=norm_layer,  # type: ignore[arg-type]
+                act_layer=act_layer,
+                **attn_kwargs,
+            )
+            for rate in stochastic_depth_rates(drop_path_rate, depth)
+        )
+        self.norm = norm_layer(dim)
+
+    def forward(self, x: Tensor, attention_mask: Tensor | None = None) -> Tensor:
+        """Run the blocks and the final norm on [B, T, dim] tokens."""
+        for block in self.blocks:
+            x = block(x, attention_mask)
+        return self.norm(x)
+
+
+def init_weights(std: float = 0.02) -> Callable[[nn.Module], None]:
+    """A function for ``module.apply``: truncated-normal linear and embedding weights, zero biases, unit norms.
+
+    Decay parameters of LION are not ``nn.Linear`` modules, so their own initialisation is kept.
+    """
+
+    def apply(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std)
+            if module.padding_idx is not None:
+                with torch.no_grad():
+                    module.weight[module.padding_idx].zero_()
+        elif isinstance(module, nn.LayerNorm) and module.elementwise_affine:
+            nn.init.ones_(module.weight)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+    return apply

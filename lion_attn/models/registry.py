@@ -1,0 +1,209 @@
+"""A small model registry: named presets, ``create_model(name, **overrides)`` and ``list_models(pattern)``.
+
+Names follow the design note's grammar:
+
+- ``lion_{variant}_vit_{size}_patch{P}_{res}`` with variant in ``lit, d, s, dnat, snat`` (``dnat``/``snat``
+  are the two-scan "natural" LION-D/LION-S of Afzal et al., NeurIPS 2025, spec section 7);
+- ``lion_{variant}_bert_{size}`` (a :class:`LionForMaskedLM`) and ``lion_{variant}_lra_{task}``;
+- ``softmax_vit_...``, ``softmax_bert_...``, ``softmax_lra_...``: the same models with softmax attention.
+
+Overrides are config fields; the BERT presets build the MLM model, and ``get_model_config`` gives the
+preset's config for the other BERT heads (e.g. ``LionForSequenceClassification(get_model_config(name))``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from lion_attn.models.base import ModelConfig
+from lion_attn.models.bert import LionBertConfig, LionForMaskedLM
+from lion_attn.models.lra import LionLRAClassifier, LionLRAConfig, LionLRADualClassifier
+from lion_attn.models.vit import LionViT, LionViTConfig
+
+__all__ = ["create_model", "get_model_config", "is_model", "list_models", "register_model"]
+
+ModelFn = Callable[..., nn.Module]
+
+# name -> function(**overrides) -> model
+_MODELS: dict[str, ModelFn] = {}
+# name -> (model class, preset config) for presets registered through ``_register_preset``.
+_PRESETS: dict[str, tuple[Callable[[Any], nn.Module], ModelConfig]] = {}
+
+
+def register_model(fn: ModelFn | None = None, *, name: str | None = None) -> Any:
+    """Register a model function under its ``__name__`` (or ``name``); usable as ``@register_model``.
+
+    Args:
+        fn: A function ``(**overrides) -> nn.Module``.
+        name: Registry name; defaults to ``fn.__name__``.
+
+    Returns:
+        ``fn`` unchanged (or a decorator when called with ``name`` only).
+
+    Raises:
+        ValueError: If the name is already registered.
+    """
+
+    def decorate(f: ModelFn) -> ModelFn:
+        key = name or f.__name__
+        if key in _MODELS:
+            raise ValueError(f"model {key!r} is already registered")
+        _MODELS[key] = f
+        return f
+
+    return decorate(fn) if fn is not None else decorate
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Sorted registered names matching an ``fnmatch`` pattern (e.g. ``"lion_s_vit_*"``)."""
+    return sorted(n for n in _MODELS if fnmatch.fnmatchcase(n, pattern))
+
+
+def is_model(name: str) -> bool:
+    """Whether ``name`` is registered."""
+    return name in _MODELS
+
+
+def _unknown(name: str) -> ValueError:
+    close = difflib.get_close_matches(name, list(_MODELS), n=5, cutoff=0.6)
+    hint = f"; did you mean {close}?" if close else "; see lion_attn.list_models()"
+    return ValueError(f"unknown model {name!r}{hint}")
+
+
+def create_model(name: str, **overrides: Any) -> nn.Module:
+    """Build a registered model.
+
+    Args:
+        name: A name from :func:`list_models`.
+        **overrides: Config fields to change (e.g. ``num_classes=10, depth=2, attn_mode="chunk"``).
+
+    Returns:
+        The model, in training mode, on CPU.
+
+    Raises:
+        ValueError: On an unknown name (listing close matches), an unknown config field, or an invalid value.
+    """
+    if name not in _MODELS:
+        raise _unknown(name)
+    return _MODELS[name](**overrides)
+
+
+def get_model_config(name: str, **overrides: Any) -> ModelConfig:
+    """The config a preset would build, with overrides applied.
+
+    Raises:
+        ValueError: On an unknown name or field, or for a name registered without a preset config.
+    """
+    if name not in _MODELS:
+        raise _unknown(name)
+    if name not in _PRESETS:
+        raise ValueError(f"model {name!r} was registered as a function and has no preset config")
+    return _PRESETS[name][1].replace(**overrides)
+
+
+def _register_preset(name: str, build: Callable[[Any], nn.Module], config: ModelConfig) -> None:
+    def fn(**overrides: Any) -> nn.Module:
+        return build(config.replace(**overrides))
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"{name}: {type(config).__name__} preset."
+    _PRESETS[name] = (build, config)
+    register_model(fn, name=name)
+
+
+# variant name in model names -> config fields
+_VIT_VARIANTS: dict[str, dict[str, Any]] = {
+    "lit": {"variant": "lit"},
+    "d": {"variant": "d"},
+    "s": {"variant": "s"},
+    "dnat": {"variant": "d", "two_scan": True},
+    "snat": {"variant": "s", "two_scan": True},
+}
+_SEQ_VARIANTS: tuple[str, ...] = ("lit", "d", "s")
+
+# (size, patch, resolution) -> ViT config fields
+_VIT_SIZES: dict[tuple[str, int, int], dict[str, Any]] = {
+    ("tiny", 16, 224): {"embed_dim": 192, "depth": 12, "num_heads": 3},
+    ("small", 16, 224): {"embed_dim": 384, "depth": 12, "num_heads": 6},
+    ("base", 16, 224): {"embed_dim": 768, "depth": 12, "num_heads": 12},
+    # CPU-sized presets for 28x28 greyscale images (MNIST, Fashion-MNIST): 7x7 = 49 patches.
+    ("nano", 4, 28): {
+        "embed_dim": 64,
+        "depth": 4,
+        "num_heads": 4,
+        "mlp_ratio": 2.0,
+        "in_chans": 1,
+        "num_classes": 10,
+        "global_pool": "avg",
+    },
+    ("micro", 4, 28): {
+        "embed_dim": 128,
+        "depth": 6,
+        "num_heads": 4,
+        "mlp_ratio": 2.0,
+        "in_chans": 1,
+        "num_classes": 10,
+        "global_pool": "avg",
+    },
+}
+
+_BERT_SIZES: dict[str, dict[str, int]] = {
+    "tiny": {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 512},
+    "mini": {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 1024},
+    "small": {"hidden_size": 512, "num_hidden_layers": 4, "num_attention_heads": 8, "intermediate_size": 2048},
+    "base": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072},
+    "large": {"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16, "intermediate_size": 4096},
+}
+
+# Byte- and pixel-level tasks use 256 symbols plus a few specials (pad = 0); ListOps has a small vocabulary.
+_LRA_TASKS: dict[str, dict[str, Any]] = {
+    "listops": {"vocab_size": 32, "max_len": 2048, "num_classes": 10, "embed_dim": 128, "depth": 4, "num_heads": 4},
+    "text": {"vocab_size": 260, "max_len": 4096, "num_classes": 2, "embed_dim": 128, "depth": 4, "num_heads": 4},
+    "retrieval": {
+        "vocab_size": 260,
+        "max_len": 4096,
+        "num_classes": 2,
+        "embed_dim": 128,
+        "depth": 4,
+        "num_heads": 4,
+        "dual": True,
+    },
+    "image": {"vocab_size": 260, "max_len": 1024, "num_classes": 10, "embed_dim": 128, "depth": 4, "num_heads": 4},
+    "pathfinder": {
+        "vocab_size": 260,
+        "max_len": 1024,
+        "num_classes": 2,
+        "embed_dim": 128,
+        "depth": 4,
+        "num_heads": 4,
+        "decay_init": "long",
+    },
+}
+
+
+def _build_lra(config: LionLRAConfig) -> nn.Module:
+    return LionLRADualClassifier(config) if config.dual else LionLRAClassifier(config)
+
+
+def _register_all() -> None:
+    for (size, patch, res), fields in _VIT_SIZES.items():
+        base = {"img_size": res, "patch_size": patch, **fields}
+        for vname, vfields in _VIT_VARIANTS.items():
+            _register_preset(f"lion_{vname}_vit_{size}_patch{patch}_{res}", LionViT, LionViTConfig(**base, **vfields))
+        _register_preset(f"softmax_vit_{size}_patch{patch}_{res}", LionViT, LionViTConfig(**base, attn_type="softmax"))
+    for size, fields in _BERT_SIZES.items():
+        for vname in _SEQ_VARIANTS:
+            _register_preset(f"lion_{vname}_bert_{size}", LionForMaskedLM, LionBertConfig(**fields, lion_variant=vname))
+        _register_preset(f"softmax_bert_{size}", LionForMaskedLM, LionBertConfig(**fields, attn_type="softmax"))
+    for task, fields in _LRA_TASKS.items():
+        for vname in _SEQ_VARIANTS:
+            _register_preset(f"lion_{vname}_lra_{task}", _build_lra, LionLRAConfig(task=task, **fields, variant=vname))
+        _register_preset(f"softmax_lra_{task}", _build_lra, LionLRAConfig(task=task, **fields, attn_type="softmax"))
+
+
+_register_all()

@@ -1,0 +1,240 @@
+"""LION vision transformer: a ViT (Dosovitskiy et al., ICLR 2021) whose attention is LION (Afzal et al.,
+NeurIPS 2025, arXiv 2502.16249), optionally the two-scan "natural" variant of spec section 7.
+
+The API follows timm: ``forward_features`` (tokens after the final norm), ``forward_head`` (pooling and the
+classifier) and ``forward`` (images to logits).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from lion_attn.layers import PatchEmbed
+from lion_attn.models.base import (
+    LionModelMixin,
+    ModelConfig,
+    check_choice,
+    check_divisible,
+    check_positive_int,
+    check_probability,
+)
+from lion_attn.models.encoder import LionEncoder, init_weights
+
+__all__ = ["LionViT", "LionViTConfig"]
+
+
+def _pair(value: int | tuple[int, int] | list[int], name: str) -> tuple[int, int]:
+    pair = (value, value) if isinstance(value, int) and not isinstance(value, bool) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in pair):
+        raise ValueError(f"{name} must be a positive int or a pair of positive ints, got {value!r}")
+    return pair  # type: ignore[return-value]
+
+
+@dataclasses.dataclass
+class LionViTConfig(ModelConfig):
+    """Configuration of :class:`LionViT`.
+
+    Attributes:
+        img_size: Image height and width (an int means square).
+        patch_size: Patch side; must divide both image sides.
+        in_chans: Image channels (1 for greyscale).
+        num_classes: Classifier outputs; 0 means no classifier (``forward`` returns pooled features).
+        embed_dim: Token width.
+        depth: Number of blocks.
+        num_heads: Attention heads; must divide ``embed_dim``.
+        mlp_ratio: MLP hidden width as a multiple of ``embed_dim``.
+        qkv_bias: Bias in the q/k/v projection.
+        class_token: Prepend a learned class token (kept at position 0 with decay 1 by the two-scan form).
+        global_pool: ``"token"`` (the class token; needs ``class_token``) or ``"avg"`` (mean of patch tokens).
+        pos_embed: Learned absolute position embeddings (LION-LIT has no other positional information).
+        drop_rate: Dropout after the position embedding and before the classifier.
+        proj_drop_rate: Dropout after attention and inside the MLP.
+        attn_drop_rate: Attention dropout (softmax baseline only; must be 0 for LION).
+        drop_path_rate: Stochastic depth, rising linearly to this value over the blocks.
+        attn_type: ``"lion"`` or ``"softmax"`` (the baseline).
+        variant: LION variant ``"lit"``, ``"d"`` or ``"s"``.
+        two_scan: The two-scan ("natural") variant of spec section 7 (LION-D or LION-S only).
+        attn_mode: Initial form: ``"parallel"``, ``"chunk"`` or ``"recurrent"``.
+        chunk_size: Chunk length of the chunkwise form.
+        decay_init: ``"paper"`` or ``"long"`` (see :mod:`lion_attn.layers.decays`).
+        feature_map: Feature map name, or ``None`` for the variant's default.
+        attn_eps: Epsilon added to the LION normaliser.
+        layer_norm_eps: Epsilon of every LayerNorm.
+        init_std: Standard deviation of the truncated-normal weight initialisation.
+    """
+
+    family: ClassVar[str] = "vit"
+    model_type: ClassVar[str] = "lion_vit"
+
+    img_size: int | tuple[int, int] = 224
+    patch_size: int = 16
+    in_chans: int = 3
+    num_classes: int = 1000
+    embed_dim: int = 192
+    depth: int = 12
+    num_heads: int = 3
+    mlp_ratio: float = 4.0
+    qkv_bias: bool = True
+    class_token: bool = True
+    global_pool: str = "token"
+    pos_embed: bool = True
+    drop_rate: float = 0.0
+    proj_drop_rate: float = 0.0
+    attn_drop_rate: float = 0.0
+    drop_path_rate: float = 0.0
+    attn_type: str = "lion"
+    variant: str = "s"
+    two_scan: bool = False
+    attn_mode: str = "parallel"
+    chunk_size: int = 64
+    decay_init: str = "paper"
+    feature_map: str | None = None
+    attn_eps: float = 1e-6
+    layer_norm_eps: float = 1e-6
+    init_std: float = 0.02
+
+    def __post_init__(self) -> None:
+        if isinstance(self.img_size, list):
+            self.img_size = tuple(self.img_size)  # type: ignore[assignment]
+        img = _pair(self.img_size, "img_size")
+        check_positive_int("patch_size", self.patch_size)
+        if img[0] % self.patch_size or img[1] % self.patch_size:
+            raise ValueError(f"img_size {self.img_size} must be divisible by patch_size {self.patch_size}")
+        for name in ("in_chans", "embed_dim", "depth", "num_heads"):
+            check_positive_int(name, getattr(self, name))
+        if not isinstance(self.num_classes, int) or self.num_classes < 0:
+            raise ValueError(f"num_classes must be a non-negative int, got {self.num_classes!r}")
+        check_divisible("embed_dim", self.embed_dim, "num_heads", self.num_heads)
+        if self.mlp_ratio <= 0:
+            raise ValueError(f"mlp_ratio must be > 0, got {self.mlp_ratio!r}")
+        check_choice("global_pool", self.global_pool, ("token", "avg"))
+        if self.global_pool == "token" and not self.class_token:
+            raise ValueError('global_pool="token" needs class_token=True; use global_pool="avg" without one')
+        for name in ("drop_rate", "proj_drop_rate", "attn_drop_rate", "drop_path_rate"):
+            check_probability(name, getattr(self, name))
+        self._check_attention(self.variant, self.attn_type, self.attn_mode, self.chunk_size)
+        check_choice("decay_init", self.decay_init, ("paper", "long"))
+        if self.attn_type == "lion" and self.attn_drop_rate:
+            raise ValueError("attn_drop_rate must be 0 for LION attention (it has no attention probabilities)")
+        if self.two_scan and (self.attn_type != "lion" or self.variant == "lit"):
+            raise ValueError(
+                "two_scan needs attn_type='lion' with variant 'd' or 's' (without decay both scans are identical)"
+            )
+
+    @property
+    def grid_size(self) -> tuple[int, int]:
+        """Patches per column and per row."""
+        img = _pair(self.img_size, "img_size")
+        return img[0] // self.patch_size, img[1] // self.patch_size
+
+
+class LionViT(LionModelMixin, nn.Module):
+    """Vision transformer with LION attention (or softmax attention for the baseline).
+
+    Args:
+        config: The model configuration.
+
+    Shapes:
+        ``forward(images [B, in_chans, H, W]) -> logits [B, num_classes]``.
+    """
+
+    config_class: ClassVar[type[ModelConfig]] = LionViTConfig
+    config: LionViTConfig
+
+    def __init__(self, config: LionViTConfig) -> None:
+        super().__init__()
+        if not isinstance(config, LionViTConfig):
+            raise TypeError(f"config must be a LionViTConfig, got {type(config).__name__}")
+        self.config = config
+        self.num_prefix_tokens = 1 if config.class_token else 0
+        self.patch_embed = PatchEmbed(config.img_size, config.patch_size, config.in_chans, config.embed_dim)
+        dim = config.embed_dim
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim)) if config.class_token else None
+        num_tokens = self.patch_embed.num_patches + self.num_prefix_tokens
+        self.pos_embed = nn.Parameter(torch.zeros(1, num_tokens, dim)) if config.pos_embed else None
+        self.pos_drop = nn.Dropout(config.drop_rate)
+        attn_kwargs = {}
+        if config.attn_type == "lion":
+            attn_kwargs = {
+                "variant": config.variant,
+                "mode": config.attn_mode,
+                "chunk_size": config.chunk_size,
+                "decay_init": config.decay_init,
+                "feature_map": config.feature_map,
+                "eps": config.attn_eps,
+                "two_scan": config.two_scan,
+            }
+            if config.two_scan:
+                attn_kwargs["grid_size"] = self.patch_embed.grid_size
+                attn_kwargs["num_prefix_tokens"] = self.num_prefix_tokens
+        self.encoder = LionEncoder(
+            dim,
+            config.depth,
+            config.num_heads,
+            mlp_ratio=config.mlp_ratio,
+            attn_type=config.attn_type,
+            qkv_bias=config.qkv_bias,
+            proj_drop=config.proj_drop_rate,
+            attn_drop=config.attn_drop_rate,
+            drop_path_rate=config.drop_path_rate,
+            layer_norm_eps=config.layer_norm_eps,
+            **attn_kwargs,
+        )
+        self.head_drop = nn.Dropout(config.drop_rate)
+        self.head = nn.Linear(dim, config.num_classes) if config.num_classes > 0 else nn.Identity()
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        std = self.config.init_std
+        self.patch_embed.apply(init_weights(std))
+        self.encoder.apply(init_weights(std))
+        self.head.apply(init_weights(std))
+        for param in (self.cls_token, self.pos_embed):
+            if param is not None:
+                nn.init.trunc_normal_(param, std=std, a=-2 * std, b=2 * std)
+
+    def forward_features(self, images: Tensor) -> Tensor:
+        """Tokens after the final norm.
+
+        Args:
+            images: [B, in_chans, H, W].
+
+        Returns:
+            [B, num_prefix_tokens + num_patches, embed_dim], class token (if any) first, patches in raster order.
+        """
+        x = self.patch_embed(images)  # [B, N, D]
+        if self.cls_token is not None:
+            x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1).to(x.dtype), x], dim=1)
+        if self.pos_embed is not None:
+            x = x + self.pos_embed.to(x.dtype)
+        x = self.pos_drop(x)
+        return self.encoder(x)
+
+    def forward_head(self, features: Tensor, pre_logits: bool = False) -> Tensor:
+        """Pool the tokens and classify.
+
+        Args:
+            features: [B, T, embed_dim] from :meth:`forward_features`.
+            pre_logits: Return the pooled [B, embed_dim] features instead of logits.
+
+        Returns:
+            [B, num_classes] logits, or [B, embed_dim] pooled features.
+        """
+        if self.config.global_pool == "token":
+            pooled = features[:, 0]
+        else:
+            pooled = features[:, self.num_prefix_tokens :].mean(dim=1)
+        pooled = self.head_drop(pooled)
+        return pooled if pre_logits else self.head(pooled)
+
+    def forward(self, images: Tensor) -> Tensor:
+        """Classify images [B, in_chans, H, W] into logits [B, num_classes]."""
+        return self.forward_head(self.forward_features(images))
+
+    def no_weight_decay(self) -> set[str]:
+        """Parameter names conventionally excluded from weight decay (timm's hook)."""
+        return {"cls_token", "pos_embed"}

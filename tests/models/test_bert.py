@@ -1,0 +1,149 @@
+"""BERT-style models: forms agree with padding, padding independence, heads, losses, validation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lion_attn.models import LionBertConfig, LionBertModel, LionForMaskedLM, LionForSequenceClassification
+from tests.models.helpers import assert_modes_agree, padded_batch, rel_err
+
+VOCAB = 50
+
+
+def tiny_config(**fields) -> LionBertConfig:
+    base = dict(
+        vocab_size=VOCAB,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=32,
+        hidden_dropout_prob=0.0,
+        chunk_size=4,
+    )
+    return LionBertConfig(**{**base, **fields})
+
+
+@pytest.mark.parametrize("variant", ["lit", "d", "s"])
+@pytest.mark.parametrize(("dtype", "tol"), [(torch.float64, 1e-9), (torch.float32, 1e-4)])
+def test_forms_agree_with_padding(variant, dtype, tol):
+    torch.manual_seed(0)
+    model = LionForMaskedLM(tiny_config(lion_variant=variant)).to(dtype).eval()
+    ids, mask = padded_batch(VOCAB, [13, 9, 11], 13, ["right", "left", "middle"])
+    assert_modes_agree(lambda m: m(ids, mask).logits[mask], model, tol)
+
+
+@pytest.mark.parametrize("variant", ["lit", "d", "s"])
+@pytest.mark.parametrize("mode", ["parallel", "chunk", "recurrent"])
+def test_padding_does_not_change_real_tokens(variant, mode):
+    torch.manual_seed(0)
+    cfg = tiny_config(lion_variant=variant, attn_mode=mode)
+    model = LionForSequenceClassification(cfg.replace(classifier_pooling="mean")).double().eval()
+    ids, mask = padded_batch(VOCAB, [7, 7, 7], 12, ["right", "left", "middle"], seed=1)
+    # The three rows hold the same real tokens with pads in different places.
+    real = ids[0][mask[0]]
+    for b in range(3):
+        ids[b, mask[b]] = real
+    out = model(ids, mask)
+    alone = model(real[None])
+    for b in range(3):
+        err = rel_err(out.last_hidden_state[b][mask[b]], alone.last_hidden_state[0])
+        assert err < 1e-10, f"row {b}: {err}"
+        assert rel_err(out.logits[b], alone.logits[0]) < 1e-10
+    # Integer 0/1 masks (HF style) work the same as bool masks.
+    assert torch.equal(model(ids, mask.long()).logits, out.logits)
+
+
+def test_cls_pooling_takes_first_real_token():
+    model = LionForSequenceClassification(tiny_config(lion_variant="d")).double().eval()
+    ids, mask = padded_batch(VOCAB, [6, 6], 9, ["right", "left"], seed=2)
+    ids[1, mask[1]] = ids[0, mask[0]]
+    out = model(ids, mask)
+    assert rel_err(out.logits[1], out.logits[0]) < 1e-10
+
+
+def test_mlm_weights_tied_and_loss_ignores_minus_100():
+    torch.manual_seed(0)
+    model = LionForMaskedLM(tiny_config())
+    assert model.head.decoder.weight is model.bert.embeddings.word_embeddings.weight
+    ids = torch.randint(1, VOCAB, (2, 10))
+    labels = torch.full_like(ids, -100)
+    labels[:, 3] = ids[:, 3]
+    out = model(ids, labels=labels)
+    assert out.logits.shape == (2, 10, VOCAB)
+    assert out.last_hidden_state.shape == (2, 10, 16)
+    expected = torch.nn.functional.cross_entropy(out.logits[:, 3], ids[:, 3])
+    assert torch.allclose(out.loss, expected)
+    assert model(ids).loss is None
+
+
+def test_sequence_classification_losses():
+    torch.manual_seed(0)
+    model = LionForSequenceClassification(tiny_config(num_labels=3))
+    ids = torch.randint(1, VOCAB, (4, 8))
+    out = model(ids, labels=torch.tensor([0, 1, 2, 0]))
+    assert out.logits.shape == (4, 3)
+    assert out.loss is not None and out.loss.ndim == 0
+    reg = LionForSequenceClassification(tiny_config(num_labels=1))
+    out = reg(ids, labels=torch.randn(4))
+    assert out.logits.shape == (4, 1) and out.loss.ndim == 0
+
+
+def test_token_types_and_no_position_embeddings():
+    model = LionBertModel(tiny_config(lion_variant="s", position_embedding_type="none", type_vocab_size=0))
+    assert model.embeddings.position_embeddings is None
+    assert model.embeddings.token_type_embeddings is None
+    ids = torch.randint(1, VOCAB, (2, 5))
+    assert model(ids).last_hidden_state.shape == (2, 5, 16)
+    typed = LionBertModel(tiny_config()).eval()
+    a = typed(ids, token_type_ids=torch.zeros_like(ids)).last_hidden_state
+    b = typed(ids, token_type_ids=torch.ones_like(ids)).last_hidden_state
+    assert not torch.allclose(a, b)
+
+
+def test_too_long_sequence_raises():
+    model = LionBertModel(tiny_config())
+    with pytest.raises(ValueError, match="max_position_embeddings"):
+        model(torch.randint(1, VOCAB, (1, 40)))
+
+
+def test_softmax_baseline_honours_padding():
+    torch.manual_seed(0)
+    model = LionForMaskedLM(tiny_config(attn_type="softmax")).double().eval()
+    ids, mask = padded_batch(VOCAB, [5, 5], 8, ["right", "left"], seed=3)
+    ids[1, mask[1]] = ids[0, mask[0]]
+    out = model(ids, mask).logits
+    assert rel_err(out[1][mask[1]], out[0][mask[0]]) < 1e-10
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ({"hidden_size": 15}, "divisible by num_attention_heads"),
+        ({"lion_variant": "q"}, "variant"),
+        ({"attn_mode": "sequential"}, "attn_mode"),
+        ({"attention_probs_dropout_prob": 0.1}, "attention_probs_dropout_prob"),
+        ({"lion_variant": "lit", "position_embedding_type": "none"}, "LION-LIT"),
+        ({"position_embedding_type": "rotary"}, "position_embedding_type"),
+        ({"hidden_act": "tanhh"}, "hidden_act"),
+        ({"pad_token_id": VOCAB}, "pad_token_id"),
+        ({"classifier_pooling": "max"}, "classifier_pooling"),
+        ({"num_hidden_layers": 0}, "num_hidden_layers"),
+    ],
+)
+def test_bad_config_raises(fields, match):
+    with pytest.raises(ValueError, match=match):
+        tiny_config(**fields)
+
+
+def test_softmax_accepts_attention_dropout():
+    assert tiny_config(attn_type="softmax", attention_probs_dropout_prob=0.1).attention_probs_dropout_prob == 0.1
+
+
+def test_bad_inputs_raise():
+    model = LionBertModel(tiny_config())
+    with pytest.raises(ValueError, match="input_ids"):
+        model(torch.randint(1, VOCAB, (5,)))
+    with pytest.raises(ValueError, match="attention_mask"):
+        model(torch.randint(1, VOCAB, (2, 5)), torch.ones(2, 4, dtype=torch.bool))
