@@ -10,6 +10,22 @@ same numbers. This package provides the op (:mod:`lion_attn.ops`), layers (:mod:
 from __future__ import annotations
 
 from lion_attn.layers import Block, LionAttention, SoftmaxAttention, get_attn_modes, set_attn_mode
+from lion_attn.models import (
+    LionBertConfig,
+    LionBertModel,
+    LionForMaskedLM,
+    LionForSequenceClassification,
+    LionLRAClassifier,
+    LionLRAConfig,
+    LionLRADualClassifier,
+    LionViT,
+    LionViTConfig,
+    create_model,
+    get_model_config,
+    list_models,
+    load_pretrained,
+    register_model,
+)
 from lion_attn.ops import MODES, chunk_lion, lion_attention, parallel_lion, recurrent_lion
 
 __version__ = "0.1.0"
@@ -18,12 +34,26 @@ __all__ = [
     "MODES",
     "Block",
     "LionAttention",
+    "LionBertConfig",
+    "LionBertModel",
+    "LionForMaskedLM",
+    "LionForSequenceClassification",
+    "LionLRAClassifier",
+    "LionLRAConfig",
+    "LionLRADualClassifier",
+    "LionViT",
+    "LionViTConfig",
     "SoftmaxAttention",
     "__version__",
     "chunk_lion",
+    "create_model",
     "get_attn_modes",
+    "get_model_config",
     "lion_attention",
+    "list_models",
+    "load_pretrained",
     "parallel_lion",
     "recurrent_lion",
+    "register_model",
     "set_attn_mode",
 ]
