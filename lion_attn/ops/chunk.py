@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from lion_attn.ops.masks import signed_tri
+from lion_attn.ops.masks import log_decay_block, signed_tri
 
 # Chunks per streamed block are chosen so one block's largest tensor stays near this many bytes.
 _BLOCK_BYTES = 4 * 2**20
@@ -197,7 +197,7 @@ class _Block:
 
     def intra_mask(self) -> Tensor:
         """[B', H, n', C, C] the section-2 mask inside each chunk, zero across resets (n' is 1 if constant)."""
-        log_mask = (self.prefix[..., :, None] - self.prefix[..., None, :]).abs_().neg_()
+        log_mask = log_decay_block(self.prefix, self.prefix)
         if self.counts is not None:
             log_mask = log_mask.masked_fill_(self.counts[..., :, None] != self.counts[..., None, :], _NEG_INF)
         return log_mask.exp_()

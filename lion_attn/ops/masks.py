@@ -17,16 +17,13 @@ def log_decay_block(prefix_rows: Tensor, prefix_cols: Tensor) -> Tensor:
 
     Args:
         prefix_rows: [..., R] inclusive prefix sums of the log-decays at the query positions.
-        prefix_cols: [..., S] the same at the key positions; with R == S the positions must be the same.
+        prefix_cols: [..., S] the same at the key positions.
 
     Returns:
-        [..., R, S] ``c[max] - c[min]``: ``c_i - c_j`` below the diagonal, ``c_j - c_i`` above it (<= 0). Written
-        with ``where`` rather than ``-abs(...)`` so the gradient is right even where two prefix sums are equal.
+        [..., R, S] ``c[max] - c[min] = -|c_i - c_j|`` (<= 0): prefix sums only decrease along the sequence.
+        Built in place, for use without autograd (every form differentiates the mask by hand).
     """
-    diff = prefix_rows[..., :, None] - prefix_cols[..., None, :]
-    rows, cols = diff.shape[-2:]
-    lower = torch.ones(rows, cols, dtype=torch.bool, device=diff.device).tril()
-    return torch.where(lower, diff, -diff)
+    return (prefix_rows[..., :, None] - prefix_cols[..., None, :]).abs_().neg_()
 
 
 def mask_resets(log_mask: Tensor, reset_rows: Tensor | None, reset_cols: Tensor | None) -> Tensor:
