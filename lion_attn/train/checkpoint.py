@@ -1,0 +1,196 @@
+"""Atomic checkpoints: ``OUT/checkpoints/{last,best}/``.
+
+A checkpoint is a folder holding the model as written by its own ``save_pretrained`` (``config.json`` +
+weights), so ``lion_attn.models.load_pretrained`` rebuilds it with no training code, plus
+``trainer_state.pt`` with everything needed to continue the run bit for bit: optimiser, scheduler, step,
+epoch, position within the epoch, the RNG states of torch/numpy/python, the best metric, the run config
+and the task's own state (label names, tokenizer folder, ...).
+
+Every write goes to a temporary sibling first and is moved into place with ``os.replace``; a folder is
+built under a temporary name and swapped in, so an interrupted write never corrupts the previous
+checkpoint. If a crash falls between the two renames of the swap, the previous folder survives under a
+``.old-`` name and :func:`resolve_checkpoint` recovers it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "trainer_state.pt"
+CKPT_DIR = "checkpoints"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint path is missing, incomplete or incompatible."""
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Text version of :func:`atomic_write_bytes` (UTF-8)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """``torch.save`` through a temp file and ``os.replace``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def rng_state() -> dict[str, Any]:
+    """Capture the torch, numpy and python RNG states."""
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore states captured by :func:`rng_state`."""
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The underlying model of a DistributedDataParallel wrapper (or the model itself)."""
+    return model.module if hasattr(model, "module") and isinstance(model.module, torch.nn.Module) else model
+
+
+def save_checkpoint(folder: Path, model: torch.nn.Module, state: dict[str, Any]) -> Path:
+    """Write ``model`` (via its ``save_pretrained``) and ``state`` to ``folder``, atomically.
+
+    Args:
+        folder: Destination, e.g. ``OUT/checkpoints/last``; replaced as a whole.
+        model: Model with a ``save_pretrained(dir)`` method (DDP wrappers are unwrapped).
+        state: Picklable trainer state (see module docstring).
+
+    Returns:
+        The folder.
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
+    try:
+        unwrap(model).save_pretrained(str(tmp))
+        torch.save(state, tmp / STATE_FILE)
+        old = None
+        if folder.exists():
+            old = folder.parent / f".old-{folder.name}-{os.getpid()}"
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(folder, old)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+def copy_checkpoint(src: Path, dst: Path) -> Path:
+    """Atomically replace ``dst`` with a copy of the checkpoint folder ``src`` (e.g. last -> best)."""
+    src, dst = Path(src), Path(dst)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{dst.name}-", dir=dst.parent))
+    try:
+        shutil.copytree(src, tmp, dirs_exist_ok=True)
+        old = None
+        if dst.exists():
+            old = dst.parent / f".old-{dst.name}-{os.getpid()}"
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(dst, old)
+        os.replace(tmp, dst)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return dst
+
+
+def _recover(folder: Path) -> Path | None:
+    """Find the surviving ``.old-`` copy of ``folder`` left by a swap interrupted between its renames."""
+    candidates = sorted(folder.parent.glob(f".old-{folder.name}-*"), key=lambda p: p.stat().st_mtime)
+    for cand in reversed(candidates):
+        if (cand / STATE_FILE).is_file():
+            return cand
+    return None
+
+
+def resolve_checkpoint(path: str | Path, prefer: str = "last") -> Path:
+    """Turn a user path into a checkpoint folder.
+
+    Accepts a checkpoint folder, ``OUT/checkpoints`` or an output directory ``OUT`` (then
+    ``OUT/checkpoints/<prefer>`` is used).
+
+    Raises:
+        CheckpointError: The path does not exist or holds no checkpoint.
+    """
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise CheckpointError(f"checkpoint path does not exist: {p}")
+    if p.is_file():
+        # A file inside a checkpoint folder (config.json, trainer_state.pt, weights) names its folder.
+        p = p.parent
+    candidates = [p, p / prefer, p / CKPT_DIR / prefer]
+    for cand in candidates:
+        if (cand / "config.json").is_file() and any(cand.glob("*.safetensors")):
+            return cand
+    for cand in candidates[1:]:
+        recovered = _recover(cand)
+        if recovered is not None:
+            logger.warning("recovered checkpoint %s from an interrupted save", recovered)
+            return recovered
+    raise CheckpointError(
+        f"no checkpoint found at {p} (expected a folder with config.json and weights, "
+        f"or an output directory containing {CKPT_DIR}/{prefer}/)"
+    )
+
+
+def load_trainer_state(folder: Path) -> dict[str, Any]:
+    """Read ``trainer_state.pt`` from a checkpoint folder.
+
+    Raises:
+        CheckpointError: The file is missing or unreadable.
+    """
+    path = Path(folder) / STATE_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{folder} has no {STATE_FILE}: it is a model folder, not a training checkpoint")
+    try:
+        # The state holds numpy RNG arrays and python tuples, which the weights-only unpickler refuses.
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise CheckpointError(f"cannot read {path}: {exc}") from exc

@@ -1,0 +1,284 @@
+"""The ``lion`` command: ``lion train {image,mlm,text-cls,lra}``, ``lion eval``, ``lion data``, ``lion showcase``.
+
+Exit codes: 0 success (including a stop at ``--max-minutes`` or ``--stop-after``), 2 bad input (a message,
+never a traceback), 128 + signal number when SIGINT (130) or SIGTERM (143) stopped a run after it saved
+``checkpoints/last`` (continue it with ``--resume OUT``), 1 an unexpected error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from lion_attn.train.config import RUNTIME_FIELDS, TrainConfig
+
+logger = logging.getLogger("lion_attn.train")
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+# task_args that hold paths: made absolute so a checkpoint can be evaluated from any working directory.
+PATH_ARGS = ("data", "fashion_mnist", "text", "train", "val", "init", "tokenizer_dir")
+
+
+class UserError(ValueError):
+    """Bad input from the command line; reported as one message with exit code 2."""
+
+
+def _common_flags(p: argparse.ArgumentParser) -> None:
+    # Defaults are suppressed so that only flags the user typed override the task's defaults or, on
+    # --resume, the checkpoint's config (a typed flag that contradicts the checkpoint is an error).
+    s = argparse.SUPPRESS
+    g = p.add_argument_group("common training flags")
+    g.add_argument("--model", default=s, help="registry name of the model preset (see `lion models`)")
+    g.add_argument(
+        "--model-arg",
+        action="append",
+        default=s,
+        metavar="KEY=VALUE",
+        help="override a field of the model config (repeatable), e.g. --model-arg depth=2",
+    )
+    g.add_argument("--epochs", type=int, default=s)
+    g.add_argument("--max-steps", type=int, default=s, help="total optimiser steps (overrides --epochs)")
+    g.add_argument("--batch-size", type=int, default=s, help="global batch size")
+    g.add_argument("--eval-batch-size", type=int, default=s)
+    g.add_argument("--lr", type=float, default=s, help="peak learning rate")
+    g.add_argument("--weight-decay", type=float, default=s)
+    g.add_argument("--warmup", type=float, default=s, help="warm-up: fraction of steps if < 1, else steps")
+    g.add_argument("--min-lr", type=float, default=s, help="final learning rate of the cosine decay")
+    g.add_argument("--grad-clip", type=float, default=s, help="max gradient norm (0: off)")
+    g.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=s, help="bf16 autocast")
+    g.add_argument("--seed", type=int, default=s)
+    g.add_argument("--eval-every", default=s, help="'epoch' or a number of steps")
+    g.add_argument("--out", default=s, help="output directory (default runs/<task>)")
+    g.add_argument("--max-minutes", type=float, default=s, help="stop cleanly after M minutes, evaluate, save")
+    g.add_argument(
+        "--stop-after",
+        type=int,
+        default=s,
+        help="stop after N steps in total without changing the schedule (resume later)",
+    )
+    g.add_argument("--num-workers", type=int, default=s)
+    g.add_argument("--resume", default=s, metavar="PATH", help="checkpoint folder or output directory to continue")
+    g.add_argument("--overwrite", action="store_true", default=s, help="replace a previous run in --out")
+    g.add_argument("--no-progress", dest="progress", action="store_false", default=s, help="no progress bar")
+    g.add_argument("--log-every", type=int, default=s)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``lion`` command."""
+    from lion_attn.train.tasks import TASKS, get_task_class
+
+    parser = argparse.ArgumentParser(prog="lion", description="Train and evaluate LION models.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,eval,data,showcase,models}")
+
+    train = sub.add_parser("train", help="train a model on a task")
+    tsub = train.add_subparsers(dest="task_name", required=True, metavar="{" + ",".join(TASKS) + "}")
+    for name in TASKS:
+        tp = tsub.add_parser(
+            name, help=f"train on the {name} task", formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        )
+        get_task_class(name).add_arguments(tp)
+        _common_flags(tp)
+
+    ev = sub.add_parser("eval", help="evaluate a checkpoint in each attention form")
+    ev.add_argument("--checkpoint", required=True, help="checkpoint folder or output directory")
+    ev.add_argument(
+        "--data",
+        default=None,
+        help="evaluation data (default: the run's own); for image and "
+        "text-cls a folder / JSONL file, for mlm a text file or folder",
+    )
+    ev.add_argument("--mode", default="all", choices=("parallel", "chunk", "recurrent", "all"))
+    ev.add_argument("--batch-size", type=int, default=64)
+    ev.add_argument("--limit", type=int, default=0, help="evaluate the first N samples only")
+    ev.add_argument("--json", default=None, help="where to write the results (default: <checkpoint>/eval.json)")
+    ev.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run every form in this process (faster; peak memory is then not measured per form)",
+    )
+
+    dp = sub.add_parser("data", help="prepare the default data sets from Debian packages")
+    dp.add_argument("--dest", default=None, help="destination (default $LION_DATA or ~/.cache/lion-attn/data)")
+    dp.add_argument("--what", nargs="+", default=None, help="fashion-mnist and/or austen")
+    dp.add_argument("--force", action="store_true")
+
+    sp = sub.add_parser("showcase", help="LION-S ViT vs softmax ViT on Fashion-MNIST, then eval in all forms")
+    sp.add_argument("--out", default="runs/showcase")
+    sp.add_argument("--minutes", type=float, default=4.5, help="time budget per model")
+    sp.add_argument("--quick", action="store_true", help="a tiny smoke run (seconds, not minutes)")
+    sp.add_argument("--overwrite", action="store_true", help="replace a previous showcase in --out")
+    sp.add_argument("--seed", type=int, default=0)
+
+    sub.add_parser("models", help="list the registered model presets")
+    return parser
+
+
+def parse_model_args(items: list[str]) -> dict[str, Any]:
+    """``["depth=2", "drop_rate=0.1"]`` -> ``{"depth": 2, "drop_rate": 0.1}`` (values parsed as JSON if possible)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--model-arg expects KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def resolve_train_config(task_name: str, explicit: dict[str, Any]) -> TrainConfig:
+    """Merge task defaults (or, on ``--resume``, the checkpoint's config) with the flags the user typed."""
+    from lion_attn.train import checkpoint as ckpt
+    from lion_attn.train.tasks import get_task_class
+
+    task_cls = get_task_class(task_name)
+    common = {f.name for f in dataclasses.fields(TrainConfig)}
+    explicit = dict(explicit)
+    if "model_arg" in explicit:
+        explicit["model_args"] = parse_model_args(explicit.pop("model_arg"))
+    unknown = [k for k in explicit if k not in common and k not in task_cls.arg_defaults]
+    if unknown:
+        raise UserError(f"unknown option(s) for `lion train {task_name}`: {unknown}")
+    cfg_over = {k: v for k, v in explicit.items() if k in common}
+    task_over = {k: v for k, v in explicit.items() if k in task_cls.arg_defaults}
+    for key in PATH_ARGS:
+        if isinstance(task_over.get(key), str) and task_over[key]:
+            task_over[key] = str(Path(task_over[key]).expanduser().resolve())
+    if cfg_over.get("resume"):
+        folder = ckpt.resolve_checkpoint(cfg_over["resume"])
+        state = ckpt.load_trainer_state(folder)
+        if state.get("task") != task_name:
+            raise UserError(f"cannot resume: {folder} is from a '{state.get('task')}' run, not '{task_name}'")
+        base = TrainConfig.from_dict(state["config"])
+        merged = base.to_dict()
+        merged.update({k: v for k, v in cfg_over.items()})
+        merged["task_args"] = {**base.task_args, **task_over}
+        merged["resume"] = str(folder)
+        merged.setdefault("overwrite", False)
+        if "out" not in cfg_over:
+            merged["out"] = str(folder.parent.parent)
+        for key in RUNTIME_FIELDS - set(cfg_over) - {"out", "resume"}:
+            merged[key] = getattr(TrainConfig(), key)
+        return TrainConfig.from_dict(merged)
+    merged = {**TrainConfig().to_dict(), **task_cls.defaults, "out": f"runs/{task_name}", **cfg_over}
+    merged["task"] = task_name
+    merged["task_args"] = {**task_cls.arg_defaults, **task_over}
+    return TrainConfig.from_dict(merged)
+
+
+def cmd_train(ns: argparse.Namespace) -> int:
+    from lion_attn.train.distributed import cleanup, init_distributed
+    from lion_attn.train.loop import Trainer
+    from lion_attn.train.tasks import get_task_class
+
+    explicit = {k: v for k, v in vars(ns).items() if k not in ("command", "task_name", "verbose")}
+    cfg = resolve_train_config(ns.task_name, explicit)
+    dist_info = init_distributed()
+    if not dist_info.is_main:
+        logging.getLogger().setLevel(logging.WARNING)
+    try:
+        if cfg.batch_size % dist_info.world_size:
+            raise UserError(f"--batch-size {cfg.batch_size} must be divisible by the {dist_info.world_size} processes")
+        task = get_task_class(ns.task_name)(cfg)
+        result = Trainer(cfg, task, dist_info).fit()
+    finally:
+        cleanup()
+    if dist_info.is_main:
+        out = Path(cfg.out)
+        print(json.dumps(result.summary))
+        print(f"log: {out / 'metrics.jsonl'}  plot: {out / 'curves.png'}  checkpoint: {out / 'checkpoints'}")
+    if result.status == "signal" and result.signum is not None:
+        logger.warning("interrupted; continue with: lion train %s --resume %s", ns.task_name, cfg.out)
+        return 128 + result.signum
+    return EXIT_OK
+
+
+def cmd_eval(ns: argparse.Namespace) -> int:
+    from lion_attn.train.evaluate import evaluate_checkpoint, format_table
+
+    if ns.batch_size < 1:
+        raise UserError("--batch-size must be >= 1")
+    if ns.limit < 0:
+        raise UserError("--limit must be >= 0")
+    modes = ["parallel", "chunk", "recurrent"] if ns.mode == "all" else [ns.mode]
+    report = evaluate_checkpoint(
+        ns.checkpoint,
+        data=ns.data,
+        modes=modes,
+        batch_size=ns.batch_size,
+        limit=ns.limit,
+        json_path=ns.json,
+        subprocess_per_mode=not ns.in_process,
+    )
+    print(format_table(report))
+    print(f"results: {report['json']}")
+    return EXIT_OK
+
+
+def cmd_data(ns: argparse.Namespace) -> int:
+    from lion_attn.data import DATASETS, DataPrepareError, prepare
+
+    what = ns.what or list(DATASETS)
+    try:
+        results = prepare(ns.dest, what=what, force=ns.force)
+    except DataPrepareError as err:
+        print(json.dumps(err.results, indent=2))
+        logger.error("%s", err)
+        return EXIT_ERROR
+    print(json.dumps(results, indent=2))
+    return EXIT_OK
+
+
+def cmd_models(ns: argparse.Namespace) -> int:
+    from lion_attn.models import list_models
+
+    print("\n".join(list_models()))
+    return EXIT_OK
+
+
+def cmd_showcase(ns: argparse.Namespace) -> int:
+    from lion_attn.train.showcase import run_showcase
+
+    return run_showcase(out=ns.out, minutes=ns.minutes, quick=ns.quick, overwrite=ns.overwrite, seed=ns.seed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``lion`` console script; returns the exit code."""
+    from lion_attn.train.checkpoint import CheckpointError
+    from lion_attn.train.loop import RunError
+
+    parser = build_parser()
+    try:
+        ns = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(
+            level=logging.DEBUG if ns.verbose else logging.INFO, format="%(message)s", stream=sys.stderr
+        )
+    for noisy in ("matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    handlers = {"train": cmd_train, "eval": cmd_eval, "data": cmd_data, "showcase": cmd_showcase, "models": cmd_models}
+    try:
+        return handlers[ns.command](ns)
+    except (UserError, RunError, CheckpointError, FileNotFoundError, NotADirectoryError, ValueError) as err:
+        print(f"lion {ns.command}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except RuntimeError as err:
+        print(f"lion {ns.command}: failed: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"lion {ns.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

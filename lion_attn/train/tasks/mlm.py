@@ -1,0 +1,169 @@
+"""Masked-language-model pre-training (BERT's objective, Devlin et al. 2019) on plain text with a WordPiece
+vocabulary trained locally, dynamic 80/10/10 masking (deterministic per step, so resumption is exact),
+sequence packing and masked-token accuracy."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from lion_attn.train.config import TrainConfig
+from lion_attn.train.tasks.base import Task, create_model
+from lion_attn.train.tasks.image import subset
+from lion_attn.train.tasks.text_common import TOKENIZER_DIR, find_tokenizer_dir, read_texts
+
+logger = logging.getLogger(__name__)
+
+
+class MLMTask(Task):
+    """``lion train mlm --text FILE_OR_DIR``."""
+
+    name = "mlm"
+    metric = "mlm_accuracy"
+    defaults: ClassVar[dict[str, Any]] = {
+        "model": "lion_s_bert_tiny",
+        "epochs": 3,
+        "batch_size": 32,
+        "lr": 5e-4,
+        "weight_decay": 0.01,
+    }
+    arg_defaults: ClassVar[dict[str, Any]] = {
+        "text": "",
+        "vocab_size": 8000,
+        "seq_len": 128,
+        "mask_prob": 0.15,
+        "val_fraction": 0.05,
+        "train_limit": 0,
+        "val_limit": 0,
+        "model_args": {},
+        "eval_data": "",
+        "checkpoint_dir": "",
+    }
+
+    @staticmethod
+    def add_arguments(p: argparse.ArgumentParser) -> None:
+        s = argparse.SUPPRESS
+        p.add_argument("--text", default=s, help="text file or folder of *.txt (default: Jane Austen's novels)")
+        p.add_argument("--vocab-size", type=int, default=s, help="WordPiece vocabulary size (trained locally)")
+        p.add_argument("--seq-len", type=int, default=s, help="tokens per packed sequence")
+        p.add_argument("--mask-prob", type=float, default=s, help="fraction of tokens to predict")
+        p.add_argument("--val-fraction", type=float, default=s, help="fraction of sequences held out")
+        p.add_argument("--train-limit", type=int, default=s, help="use N training sequences")
+        p.add_argument("--val-limit", type=int, default=s, help="use N evaluation sequences")
+
+    def __init__(self, config: TrainConfig, for_eval: bool = False) -> None:
+        from lion_attn.data import WordPieceTokenizer, load_tokenizer, pack_sequences
+
+        self.config = config
+        a = {**self.arg_defaults, **config.task_args}
+        self.args = a
+        if not 0 < a["mask_prob"] <= 1:
+            raise ValueError(f"--mask-prob must be in (0, 1], got {a['mask_prob']}")
+        if not 0 < a["val_fraction"] < 1:
+            raise ValueError(f"--val-fraction must be in (0, 1), got {a['val_fraction']}")
+        if a["seq_len"] < 8:
+            raise ValueError(f"--seq-len must be >= 8, got {a['seq_len']}")
+        texts = read_texts(a["eval_data"] if for_eval and a["eval_data"] else a["text"])
+        tok_dir = find_tokenizer_dir(a, config.resume)
+        if tok_dir is not None:
+            self.tokenizer = load_tokenizer(tok_dir)
+        else:
+            lines = [line for t in texts.values() for line in t.splitlines() if line.strip()]
+            self.tokenizer = WordPieceTokenizer.train(lines, vocab_size=a["vocab_size"])
+            logger.info("trained a WordPiece vocabulary of %d tokens", self.tokenizer.vocab_size)
+        tok = self.tokenizer
+        docs = []
+        for text in texts.values():
+            paragraphs = [p.replace("\n", " ") for p in text.split("\n\n") if p.strip()]
+            docs.extend(tok.encode_batch(paragraphs) if hasattr(tok, "encode_batch") else map(tok.encode, paragraphs))
+        blocks = pack_sequences(docs, a["seq_len"], tok.cls_id, tok.sep_id)
+        if len(blocks) < 2:
+            raise ValueError(f"the text gives {len(blocks)} sequence(s) of {a['seq_len']} tokens; need at least 2")
+        gen = torch.Generator().manual_seed(1234)
+        order = torch.randperm(len(blocks), generator=gen)
+        n_val = max(1, round(a["val_fraction"] * len(blocks)))
+        if for_eval and a["eval_data"]:
+            self.eval_dataset = TensorDataset(blocks)
+        else:
+            self.eval_dataset = TensorDataset(blocks[order[:n_val].sort().values])
+        self.eval_dataset = subset(self.eval_dataset, a["val_limit"], config.seed + 1)
+        if not for_eval:
+            self.train_dataset = subset(TensorDataset(blocks[order[n_val:]]), a["train_limit"], config.seed)
+
+    def build_model(self) -> nn.Module:
+        over = {
+            "vocab_size": self.tokenizer.vocab_size,
+            "max_position_embeddings": self.args["seq_len"],
+            "pad_token_id": self.tokenizer.pad_id,
+            **self.args["model_args"],
+        }
+        return create_model(self.config.model, **over)
+
+    def collate(self, items: list[Any]) -> dict[str, torch.Tensor]:
+        ids = torch.stack([item[0] for item in items])
+        return {"input_ids": ids, "attention_mask": ids != self.tokenizer.pad_id}
+
+    def _mask(self, batch: dict[str, torch.Tensor], seed: int) -> dict[str, torch.Tensor]:
+        from lion_attn.data import mask_tokens
+
+        gen = torch.Generator().manual_seed(seed)
+        inputs, labels = mask_tokens(
+            batch["input_ids"],
+            mask_id=self.tokenizer.mask_id,
+            vocab_size=self.tokenizer.vocab_size,
+            special_ids=self.tokenizer.special_ids,
+            mask_prob=self.args["mask_prob"],
+            generator=gen,
+        )
+        return {**batch, "input_ids": inputs, "labels": labels}
+
+    def prepare_batch(self, batch: dict[str, torch.Tensor], step: int, seed: int) -> dict[str, torch.Tensor]:
+        return self._mask(batch, seed * 1_000_003 + step)
+
+    def prepare_eval_batch(self, batch: dict[str, torch.Tensor], index: int) -> dict[str, torch.Tensor]:
+        # Fixed masks so that every evaluation (and every attention form) scores the same positions.
+        return self._mask(batch, 987_654_321 + index)
+
+    def train_loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return model(batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]).loss
+
+    def eval_sums(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        logits = model(batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
+        sel = batch["labels"] != -100
+        picked, target = logits[sel], batch["labels"][sel]
+        loss = nn.functional.cross_entropy(picked, target, reduction="sum") if target.numel() else torch.tensor(0.0)
+        return {
+            "correct": float((picked.argmax(-1) == target).sum()),
+            "count": float(target.numel()),
+            "loss_sum": float(loss),
+        }
+
+    def compute_metrics(self, sums: dict[str, float]) -> dict[str, float]:
+        count = max(sums.get("count", 0.0), 1.0)
+        return {"mlm_accuracy": sums.get("correct", 0.0) / count, "loss": sums.get("loss_sum", 0.0) / count}
+
+    def predictions(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        logits = model(batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        return logits[batch["labels"] != -100].argmax(-1)
+
+    def batch_size_of(self, batch: dict[str, torch.Tensor]) -> int:
+        return int(batch["input_ids"].shape[0])
+
+    def save_artifacts(self, folder: Path) -> None:
+        self.tokenizer.save(folder / TOKENIZER_DIR)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"tokenizer": TOKENIZER_DIR, "vocab_size_trained": self.tokenizer.vocab_size}
+
+    def describe(self) -> str:
+        n_train = len(self.train_dataset) if hasattr(self, "train_dataset") else 0
+        return (
+            f"mlm ({self.tokenizer.vocab_size}-token WordPiece, {self.args['seq_len']}-token packed sequences): "
+            f"{n_train} training / {len(self.eval_dataset)} evaluation sequences"
+        )
