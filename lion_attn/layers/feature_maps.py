@@ -68,7 +68,31 @@ def silu_l2(x: Tensor) -> Tensor:
     Returns:
         Tensor of the same shape, strictly positive, with unit L2 norm over the last dimension.
     """
-    return F.normalize(silu_shift(x), p=2.0, dim=-1)
+    return _SiluL2.apply(x)
+
+
+class _SiluL2(torch.autograd.Function):
+    """``silu(x) + 0.5`` normalised to unit L2 norm, with a hand-written backward.
+
+    Autograd through ``F.normalize`` keeps and revisits several intermediates; this keeps ``x``, the output and
+    the inverse norm. With ``s = silu(x) + 0.5`` and ``y = s / |s|``:
+    ``ds = (dy - y (dy . y)) / |s|`` and ``dx = ds * sigmoid(x) (1 + x (1 - sigmoid(x)))``.
+    """
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: Tensor) -> Tensor:  # type: ignore[override]
+        shifted = F.silu(x).add_(0.5)
+        inv_norm = torch.linalg.vector_norm(shifted, dim=-1, keepdim=True).clamp_min_(1e-12).reciprocal_()
+        out = shifted.mul_(inv_norm)
+        ctx.save_for_backward(x, out, inv_norm)
+        return out
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad_out: Tensor) -> Tensor:
+        x, out, inv_norm = ctx.saved_tensors
+        grad_shifted = (grad_out - out * (grad_out * out).sum(dim=-1, keepdim=True)).mul_(inv_norm)
+        gate = torch.sigmoid(x)
+        return grad_shifted.mul_(gate.mul_(x * (1 - gate) + 1))
 
 
 def softplus(x: Tensor) -> Tensor:

@@ -63,3 +63,19 @@ def test_elu1_gradient_finite_for_large_inputs() -> None:
     y.sum().backward()
     assert torch.isfinite(x.grad).all()
     assert torch.allclose(x.grad, torch.tensor([torch.exp(torch.tensor(-50.0)).item(), 0.36787944, 1.0, 1.0, 1.0]))
+
+
+def test_silu_l2_hand_written_gradient_matches_autograd_of_the_definition():
+    import torch.nn.functional as F
+
+    from lion_attn.layers.feature_maps import silu_l2
+
+    x = torch.randn(3, 5, 2, 7, dtype=torch.float64, requires_grad=True)
+    expected = F.normalize(F.silu(x) + 0.5, p=2.0, dim=-1)
+    got = silu_l2(x)
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+    weights = torch.randn_like(expected)
+    (grad_expected,) = torch.autograd.grad((expected * weights).sum(), x)
+    (grad_got,) = torch.autograd.grad((got * weights).sum(), x)
+    torch.testing.assert_close(grad_got, grad_expected, rtol=1e-10, atol=1e-12)
+    assert torch.autograd.gradcheck(silu_l2, (x[:1, :2],))
