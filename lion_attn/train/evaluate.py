@@ -3,10 +3,10 @@
 LION's parallel, chunkwise and recurrent forms compute the same function (Afzal et al., NeurIPS 2025,
 arXiv 2502.16249), so a model trained in one form must give the same predictions in the others; this
 command shows it on real data. Each form runs in a fresh subprocess so that its peak memory is not hidden
-by an earlier form's: memory is the growth of the process's peak resident set size (``ru_maxrss``) during
-the evaluation loop, over its value once the model and data are loaded (``peak_rss_delta_mb``), next to
-the absolute peak (``peak_rss_mb``). With ``in-process`` evaluation the deltas are not comparable and are
-reported as null.
+by an earlier form's: memory is the peak of the resident set size sampled during the evaluation loop
+(``peak_rss_mb``, see :mod:`lion_attn.train.memory`) and its growth over the level once the model and data are
+loaded (``peak_rss_delta_mb``), next to the process's lifetime peak (``process_max_rss_mb``). With in-process
+evaluation the deltas are not comparable and are reported as null.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import torch
 
 from lion_attn.train import checkpoint as ckpt
 from lion_attn.train.config import TrainConfig
+from lion_attn.train.memory import PeakRSS
 
 logger = logging.getLogger(__name__)
 
@@ -100,24 +101,23 @@ def run_mode(folder: Path, mode: str, data: str | None, batch_size: int, limit: 
     )
     sums: dict[str, float] = {}
     preds = []
-    base_rss = _maxrss_mb()
     start = time.perf_counter()
-    with torch.inference_mode():
+    with PeakRSS() as memory, torch.inference_mode():
         for step, batch in enumerate(loader):
             batch = task.prepare_eval_batch(batch, step)
             for k, v in task.eval_sums(model, batch).items():
                 sums[k] = sums.get(k, 0.0) + float(v)
             preds.append(task.predictions(model, batch).reshape(-1).cpu())
     seconds = time.perf_counter() - start
-    peak = _maxrss_mb()
     return {
         "mode": mode,
         "metrics": task.compute_metrics(sums),
         "metric": task.metric,
         "seconds": seconds,
         "samples": len(task.eval_dataset),
-        "peak_rss_mb": round(peak, 1),
-        "peak_rss_delta_mb": round(peak - base_rss, 1),
+        "peak_rss_mb": None if memory.peak_mb is None else round(memory.peak_mb, 1),
+        "peak_rss_delta_mb": None if memory.delta_mb is None else round(memory.delta_mb, 1),
+        "process_max_rss_mb": round(_maxrss_mb(), 1),
         "predictions": torch.cat(preds) if preds else torch.empty(0, dtype=torch.long),
     }
 
@@ -195,14 +195,18 @@ def evaluate_checkpoint(
         "model": state["config"].get("model"),
         "metric": task.metric,
         "reference_mode": ref_mode,
-        "memory": "peak resident set size (ru_maxrss) of a fresh process per form; delta = growth during the "
-        "evaluation loop over the level after loading model and data",
+        "memory": "resident set size sampled every 1 ms during the evaluation loop, in a fresh process per form; "
+        "delta = its peak growth over the level after loading model and data",
         "modes": report_modes,
     }
     out = Path(json_path) if json_path else folder / "eval.json"
     report["json"] = str(out)
     ckpt.atomic_write_text(out, json.dumps(report, indent=2) + "\n")
     return report
+
+
+def _mb(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
 
 
 def format_table(report: dict[str, Any]) -> str:
@@ -215,7 +219,7 @@ def format_table(report: dict[str, Any]) -> str:
         rate = r["samples"] / max(r["seconds"], 1e-9)
         lines.append(
             f"{mode:<10} {r['metrics'].get(metric, float('nan')):>10.4f} {r['seconds']:>9.2f} {rate:>10.1f} "
-            f"{r['peak_rss_mb']:>9.1f} {delta:>9} {r['agreement_with_' + ref]:>12.4f}"
+            f"{_mb(r['peak_rss_mb']):>9} {delta:>9} {r['agreement_with_' + ref]:>12.4f}"
         )
     return "\n".join(lines)
 
