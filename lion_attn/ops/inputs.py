@@ -113,7 +113,7 @@ def _segment_starts(cu_seqlens: object, batch: int, length: int, device: torch.d
     if int(offsets[-1]) != length:
         raise ValueError(f"`cu_seqlens` must end at the sequence length T = {length}, got {int(offsets[-1])}")
     if bool((offsets[1:] < offsets[:-1]).any()):
-        raise ValueError(f"`cu_seqlens` must be increasing (non-decreasing offsets), got {offsets.tolist()}")
+        raise ValueError(f"`cu_seqlens` must be non-decreasing offsets, got {offsets.tolist()}")
     starts = torch.zeros(1, length, dtype=torch.bool, device=device)
     inner = offsets[1:-1]
     inner = inner[inner < length]
@@ -204,7 +204,7 @@ def prepare(
         gamma = g_gamma.to(compute)
         _check_log_decay("g_gamma", gamma)
         if bool(torch.isinf(gamma).any()):
-            raise ValueError("`g_gamma` must be finite (a per-head decay of exactly 0 disables attention)")
+            raise ValueError("`g_gamma` must be finite; for hard boundaries give `g` with -inf at the boundary tokens")
         per_sequence = keep is not None
         decay = gamma.view(1, 1, heads).expand(batch if per_sequence else 1, length, heads)
 

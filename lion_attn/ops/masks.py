@@ -21,6 +21,7 @@ def log_decay_block(prefix_rows: Tensor, prefix_cols: Tensor) -> Tensor:
 
     Returns:
         [..., R, S] ``c[max] - c[min] = -|c_i - c_j|`` (<= 0): prefix sums only decrease along the sequence.
+        Rows and columns may be offset by a common origin (only differences matter).
         Built in place, for use without autograd (every form differentiates the mask by hand).
     """
     return (prefix_rows[..., :, None] - prefix_cols[..., None, :]).abs_().neg_()

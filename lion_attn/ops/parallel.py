@@ -20,6 +20,10 @@ from lion_attn.ops.masks import log_decay_block, mask_resets, reset_counts, sign
 # Inference (no autograd graph) runs a few heads at a time so the T x T blocks of all heads are never alive
 # at once; the budget bounds one group's score block.
 _NO_GRAD_BLOCK_BYTES = 512 * 2**20
+# Rows per block of the long-sequence mask, and the prefix-sum magnitude below which float32 differences are
+# exact enough (its rounding step, ~8e-6, is then the worst error of any exponent).
+_MASK_ROWS = 64
+_FLAT_PREFIX = 64.0
 
 
 def parallel_sum(q: Tensor, k: Tensor, v: Tensor, g: Tensor, reset: Tensor | None, scale: float) -> Tensor:
@@ -50,9 +54,24 @@ def parallel_sum(q: Tensor, k: Tensor, v: Tensor, g: Tensor, reset: Tensor | Non
 
 
 def _decay_mask(g: Tensor, reset: Tensor | None) -> Tensor:
-    """[B', T, H] log-decays -> [B', H, T, T] mask ``M`` (zero across resets)."""
-    prefix = g.cumsum(dim=1).transpose(1, 2)  # [B', H, T]
-    log_mask = log_decay_block(prefix, prefix)
+    """[B', T, H] log-decays -> [B', H, T, T] mask ``M`` (zero across resets).
+
+    The prefix sums are taken in float64. Over a long sequence they grow large, and the difference of two large
+    float32 numbers would carry their rounding error into every exponent; so rows are built in blocks, each
+    relative to its own first prefix sum, which keeps the float32 operands as small as the exponents themselves.
+    """
+    prefix = g.to(torch.float64).cumsum(dim=1).transpose(1, 2)  # [B', H, T]
+    length = prefix.shape[-1]
+    if g.dtype == torch.float64 or length <= _MASK_ROWS or float(prefix[..., -1].min()) >= -_FLAT_PREFIX:
+        local = prefix.to(g.dtype)
+        log_mask = log_decay_block(local, local)
+    else:
+        log_mask = g.new_empty(*prefix.shape, length)
+        for r0 in range(0, length, _MASK_ROWS):
+            origin = prefix[..., r0 : r0 + 1]
+            rows = (prefix[..., r0 : r0 + _MASK_ROWS] - origin).to(g.dtype)
+            cols = (prefix - origin).to(g.dtype)
+            log_mask[..., r0 : r0 + _MASK_ROWS, :] = log_decay_block(rows, cols)
     counts = reset_counts(reset, heads_axis=False)  # [B, T]
     if counts is not None:
         log_mask = mask_resets(log_mask, counts[:, None, :], counts[:, None, :])
