@@ -1,0 +1,126 @@
+"""Smoke tests of the benchmark scripts: each runs end to end at a toy size and writes its results."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"lion_bench_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def forms():
+    return _load("forms")
+
+
+@pytest.fixture(scope="module")
+def models():
+    return _load("models")
+
+
+def test_forms_quick_sweep_writes_results(forms, tmp_path):
+    rc = forms.main(["--quick", "--T", "64", "--out", str(tmp_path)])
+    assert rc == 0
+    data = json.loads((tmp_path / "forms.json").read_text())
+    records = data["records"]
+    # 3 LION forms x 3 variants + SDPA, 2 passes; every one checked against float64 and timed.
+    assert len(records) == 20
+    assert all(r["status"] == "ok" for r in records), [r for r in records if r["status"] != "ok"]
+    assert all(max(r["errors"].values()) < 1e-3 and r["median_s"] > 0 for r in records)
+    assert {"dq", "dk", "dv", "dg"} <= set(
+        next(r for r in records if r["variant"] == "s" and r["pass"] == "fwdbwd")["errors"]
+    )
+    assert data["meta"]["matmul_gflops"] > 0 and data["meta"]["machine"]["torch"] == torch.__version__
+    assert {t["status"] for t in data["targets"]} <= {"pass", "FAIL", "n/a", "info"}
+    assert "## Targets" in (tmp_path / "forms.md").read_text()
+    assert (tmp_path / "forms.png").stat().st_size > 10_000
+
+
+def test_forms_fresh_process_measures_memory(forms, tmp_path):
+    rc = forms.main(["--quick", "--fresh", "--T", "256", "--forms", "chunk", "--variants", "s", "--passes", "fwdbwd",
+                     "--out", str(tmp_path)])  # fmt: skip
+    assert rc == 0
+    (r,) = json.loads((tmp_path / "forms.json").read_text())["records"]
+    assert r["status"] == "ok" and r["process"] == "fresh"
+    assert r["peak_bytes"] >= r["rss_inputs_bytes"] >= r["rss_idle_bytes"] > 0
+    assert r["extra_bytes"] == r["peak_bytes"] - r["rss_inputs_bytes"]
+
+
+def test_forms_refuses_a_case_that_disagrees(forms, tmp_path):
+    rc = forms.main(["--quick", "--T", "64", "--forms", "chunk", "--variants", "d", "--passes", "fwd", "--rtol", "0",
+                     "--out", str(tmp_path)])  # fmt: skip
+    assert rc == 1
+    (r,) = json.loads((tmp_path / "forms.json").read_text())["records"]
+    assert r["status"] == "failed" and "median_s" not in r and "peak_bytes" not in r
+
+
+def test_forms_reference_catches_a_wrong_output(forms):
+    spec = {"form": "parallel", "variant": "s", "pass": "fwd", "B": 1, "T": 50, "H": 2, "K": 8, "V": 8,
+            "chunk_size": 16, "seed": 0}  # fmt: skip
+    x = forms.make_inputs(spec, 50, 0)
+    y = forms.call_op(spec, x)
+    assert forms.check_case(spec, x, y)["out"] < 1e-5
+    assert forms.check_case(spec, x, y * 1.01)["out"] > 1e-3
+
+
+def test_forms_flop_counts(forms):
+    spec = {
+        "form": "chunk",
+        "variant": "d",
+        "pass": "fwd",
+        "B": 1,
+        "T": 4096,
+        "H": 8,
+        "K": 64,
+        "V": 64,
+        "chunk_size": 64,
+    }
+    per_head = 2 * 4096 * 64 * (64 + 65) + 8 * 4096 * 64 * 65
+    assert forms.useful_flops(spec) == 8 * per_head
+    assert forms.useful_flops({**spec, "pass": "fwdbwd"}) == 3 * 8 * per_head
+    sdpa = {**spec, "form": "sdpa", "variant": "softmax"}
+    assert forms.useful_flops(sdpa) == 8 * 2 * 4096**2 * 128
+
+
+def test_forms_chunk_size_sweep(forms, tmp_path):
+    rc = forms.main(["--quick", "--chunk-sizes", "8,32", "--T", "64", "--passes", "fwd", "--out", str(tmp_path)])
+    assert rc == 0
+    text = (tmp_path / "forms_chunk_sizes.md").read_text()
+    assert "C=8" in text and "C=32" in text
+    records = json.loads((tmp_path / "forms_chunk_sizes.json").read_text())["records"]
+    assert {r["chunk_size"] for r in records} == {8, 32} and {r["form"] for r in records} == {"chunk"}
+
+
+def test_models_quick_writes_ratios_and_resolution_table(models, tmp_path):
+    rc = models.main(["--quick", "--repeats", "1", "--out", str(tmp_path)])
+    assert rc == 0
+    data = json.loads((tmp_path / "models.json").read_text())
+    vision, mlm = data["train"]
+    assert set(vision["ratio_to_softmax"]) == {"softmax", "lit", "d", "s", "dnat", "snat"}
+    assert set(mlm["ratio_to_softmax"]) == {"softmax", "lit", "d", "s"}
+    assert vision["ratio_to_softmax"]["softmax"] == 1.0
+    assert all(r["status"] == "ok" for r in data["resolution"])
+    assert {r["mode"] for r in data["resolution"]} == {"parallel", "chunk", "recurrent", "softmax"}
+    assert "x0.73" in (tmp_path / "models.md").read_text()
+    assert (tmp_path / "models_resolution.png").exists()
+
+
+def test_models_memory_growth_fit(models):
+    linear = [{"mode": "chunk", "status": "ok", "patches": n, "extra_bytes": 1000 + 50 * n} for n in (196, 784, 4096)]
+    quad = [{"mode": "parallel", "status": "ok", "patches": n, "extra_bytes": 3 * n * n} for n in (196, 784, 4096)]
+    rows = {row["mode"]: row for row in models.memory_growth(linear + quad)}
+    assert rows["chunk"]["linear"] and rows["chunk"]["slope"] <= 1.0
+    assert rows["parallel"]["slope"] == pytest.approx(2.0)
