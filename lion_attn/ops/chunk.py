@@ -17,6 +17,8 @@ instead of being mapped afresh, which on CPU costs more than the arithmetic.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
 
@@ -148,7 +150,7 @@ class _Block:
     ) -> None:
         self.t0, self.t1 = n0 * chunk_size, min(n1 * chunk_size, length)
         self.n, self.chunk_size = n1 - n0, chunk_size
-        self.q = self.gather(q).mul_(scale)
+        self._q, self._scale = q, scale
         self.k = self.gather(k)
         self.v = self.gather(v, ones)
         # With a constant decay every chunk has the same factors: compute them for one chunk and broadcast.
@@ -175,14 +177,21 @@ class _Block:
         if self.exp_total.shape[2] != self.n:
             self.exp_total = self.exp_total.expand(*self.exp_total.shape[:2], self.n)
 
+    @functools.cached_property
+    def q(self) -> Tensor:
+        """[B, H, n, C, K] scaled queries (only the output pass needs them)."""
+        return self.gather(self._q).mul_(self._scale)
+
     def gather(self, x: Tensor, ones: bool = False) -> Tensor:
         """[B, T, H, X] -> [B, H, n, C, X (+1)] for this block, zero past the end of the sequence."""
         batch, _, heads, width = x.shape
-        out = x.new_zeros(batch, heads, self.n * self.chunk_size, width + int(ones))
+        out = x.new_empty(batch, heads, self.n * self.chunk_size, width + int(ones))
         span = self.t1 - self.t0
         out[:, :, :span, :width] = x[:, self.t0 : self.t1].transpose(1, 2)
         if ones:
             out[:, :, :span, width] = 1.0
+        if span < out.shape[2]:
+            out[:, :, span:] = 0
         return out.unflatten(2, (self.n, self.chunk_size))
 
     def keys_scaled(self, factor: Tensor) -> Tensor:
