@@ -19,7 +19,7 @@ from torch import Tensor
 
 from lion_attn.ops.autograd import LionFunction, normalized, with_ones
 from lion_attn.ops.chunk import ChunkForm
-from lion_attn.ops.global_state import global_state_sum
+from lion_attn.ops.global_state import global_state
 from lion_attn.ops.inputs import Prepared, check_chunk_size, check_mode, prepare
 from lion_attn.ops.parallel import parallel_sum
 from lion_attn.ops.recurrent import RecurrentForm
@@ -48,8 +48,7 @@ def _run(
         return p.v.new_zeros(batch, length, heads, p.v.shape[-1]).to(p.out_dtype)
 
     if p.g is None:
-        values = with_ones(p.v) if normalize else p.v
-        out = _finish(global_state_sum(p.q, p.k, values, p.reset, p.scale), normalize, eps)
+        out = global_state(p.q, p.k, p.v, p.reset, p.scale, normalize, eps)
     elif form == "parallel":
         values = with_ones(p.v) if normalize else p.v
         out = _finish(parallel_sum(p.q, p.k, values, p.g, p.reset, p.scale), normalize, eps)

@@ -43,6 +43,12 @@ class Form(Protocol):
         ones: bool = False,
     ) -> tuple[Tensor, Tensor | None]: ...
 
+    def normalized(
+        self, q: Tensor, k: Tensor, v: Tensor, g: Tensor, reset: Tensor | None, eps: float
+    ) -> tuple[Tensor, Tensor]:
+        """``(sums / (den + eps), den)`` for the implicit ones column: [B, T, H, D] and [B, T, H]."""
+        ...
+
 
 def with_ones(v: Tensor) -> Tensor:
     """[..., D] -> [..., D + 1]: append the column whose sums are the normalisers."""
@@ -70,11 +76,10 @@ class LionFunction(torch.autograd.Function):
         normalize: bool,
         eps: float,
     ) -> Tensor:
-        sums, _ = form(q, k, v, g, reset, None, normalize)
         if normalize:
-            out, den = normalized(sums, eps)
+            out, den = form.normalized(q, k, v, g, reset, eps)
         else:
-            out, den = sums, None
+            out, den = form(q, k, v, g, reset)
         ctx.form, ctx.normalize, ctx.eps = form, normalize, eps
         ctx.save_for_backward(q, k, v, g, reset, out, den)
         return out

@@ -57,6 +57,16 @@ class ChunkForm:
         with torch.no_grad():
             return chunk_sum(q, k, v, g, reset, self.scale, self.chunk_size, signed_with, self.constant_decay, ones)
 
+    def normalized(
+        self, q: Tensor, k: Tensor, v: Tensor, g: Tensor, reset: Tensor | None, eps: float
+    ) -> tuple[Tensor, Tensor]:
+        """The normalised output [B, T, H, D] and the denominators [B, T, H], divided block by block."""
+        with torch.no_grad():
+            out, den = chunk_sum(
+                q, k, v, g, reset, self.scale, self.chunk_size, None, self.constant_decay, True, normalize_eps=eps
+            )
+        return out, den
+
 
 def chunk_sum(
     q: Tensor,
@@ -69,6 +79,7 @@ def chunk_sum(
     signed_with: Tensor | None = None,
     constant_decay: bool = False,
     ones: bool = False,
+    normalize_eps: float | None = None,
 ) -> tuple[Tensor, Tensor | None]:
     """Un-normalised bidirectional decayed attention in chunkwise form (no autograd graph).
 
@@ -85,6 +96,9 @@ def chunk_sum(
         constant_decay: ``g`` is the same at every position of a head.
         ones: treat ``v`` as if a column of ones were appended (its sums are the normalisers), without
             materialising it.
+        normalize_eps: with ``ones``, divide each block's sums by its normalisers (+ ``eps``) before writing
+            them, and return ``(output [B, T, H, D], denominators [B, T, H])`` instead: one output-sized
+            buffer instead of two (on CPU, freshly mapped memory costs more than the arithmetic).
 
     Returns:
         ``total`` [B, T, H, D'] = ``sum_j scale (q_i . k_j) M[i, j] v_j`` (``D' = D + 1`` with ``ones``) and, with
@@ -110,7 +124,9 @@ def chunk_sum(
     _exclusive_scan(sums_bwd, decay, reverse=True)
 
     # Pass 2: intra-chunk blocks plus each query's view of the two incoming states.
-    total = q.new_empty(batch, length, heads, width)
+    normalize = normalize_eps is not None and ones
+    total = q.new_empty(batch, length, heads, width - 1 if normalize else width)
+    den = q.new_empty(batch, length, heads) if normalize else None
     signed_dot = q.new_empty(batch, length, heads) if signed_with is not None else None
     for n0, n1 in spans:
         block = _Block(q, k, v, g, reset, n0, n1, chunk_size, scale, constant_decay, ones, length)
@@ -118,12 +134,18 @@ def chunk_sum(
         from_before = torch.matmul(block.q * block.exp_f[..., None], sums_fwd[:, :, n0:n1])  # [B, H, n, C, D']
         from_after = torch.matmul(block.q * block.exp_g[..., None], sums_bwd[:, :, n0:n1])
         out = torch.matmul(scores, block.v).add_(from_before).add_(from_after)
+        if normalize:
+            block_den = out[..., -1]
+            block.write(den, block_den)
+            out = out[..., :-1].div_(block_den.add(normalize_eps)[..., None])
         block.write(total, out)
         if signed_dot is not None:
             scores.mul_(signed_tri(chunk_size, scores.dtype, scores.device))
             diff = torch.matmul(scores, block.v).add_(from_before).sub_(from_after)
             weights = block.gather(signed_with)  # [B, H, n, C, D']
             block.write(signed_dot, (diff * weights).sum(dim=-1))
+    if normalize:
+        return total, den
     return total, signed_dot
 
 

@@ -13,34 +13,47 @@ import torch
 from torch import Tensor
 
 
-def global_state_sum(q: Tensor, k: Tensor, v: Tensor, reset: Tensor | None, scale: float) -> Tensor:
-    """Un-normalised attention without decay, ``sum_j scale (q_i . k_j) v_j`` within each segment.
+def global_state(
+    q: Tensor, k: Tensor, v: Tensor, reset: Tensor | None, scale: float, normalize: bool, eps: float
+) -> Tensor:
+    """Attention without decay within each segment: ``sum_j scale (q_i . k_j) v_j``, normalised or not.
 
     Args:
         q: [B, T, H, K] queries.
         k: [B, T, H, K] keys.
         v: [B, T, H, D] values.
-        reset: [B, T] bool segment starts (B must be 1 when given) or None.
+        reset: [B, T] bool segment starts or None.
         scale: score scale.
+        normalize: divide by ``sum_j scale (q_i . k_j) + eps``.
+        eps: the normaliser's stabiliser.
 
     Returns:
-        [B, T, H, D] the sums.
+        [B, T, H, D].
     """
     if reset is None:
-        return _one_segment(q, k, v, scale)
+        return _one_segment(q, k, v, scale, normalize, eps)
     if q.shape[0] != 1:
         # Resets in a batch: run sequence by sequence (each is then a batch of 1).
         return torch.cat(
             [
-                global_state_sum(q[b : b + 1], k[b : b + 1], v[b : b + 1], reset[b : b + 1], scale)
+                global_state(q[b : b + 1], k[b : b + 1], v[b : b + 1], reset[b : b + 1], scale, normalize, eps)
                 for b in range(q.shape[0])
             ]
         )
     starts = [0, *torch.nonzero(reset[0]).flatten().tolist(), q.shape[1]]
-    parts = [_one_segment(q[:, s:e], k[:, s:e], v[:, s:e], scale) for s, e in itertools.pairwise(starts) if e > s]
+    parts = [
+        _one_segment(q[:, s:e], k[:, s:e], v[:, s:e], scale, normalize, eps)
+        for s, e in itertools.pairwise(starts)
+        if e > s
+    ]
     return torch.cat(parts, dim=1)
 
 
-def _one_segment(q: Tensor, k: Tensor, v: Tensor, scale: float) -> Tensor:
+def _one_segment(q: Tensor, k: Tensor, v: Tensor, scale: float, normalize: bool, eps: float) -> Tensor:
     state = torch.einsum("bthk,bthd->bhkd", k, v)  # [B, H, K, D]
-    return torch.einsum("bthk,bhkd->bthd", q * scale, state)  # [B, T, H, D]
+    scaled = q * scale
+    out = torch.einsum("bthk,bhkd->bthd", scaled, state)  # [B, T, H, D]
+    if not normalize:
+        return out
+    den = torch.einsum("bthk,bhk->bth", scaled, k.sum(dim=1))  # [B, T, H]
+    return out / (den + eps)[..., None]

@@ -44,6 +44,14 @@ class RecurrentForm:
             total, signed_dot = recurrent_sum(*heads_first[:4], reset, self.scale, heads_first[4])
         return total.transpose(1, 2), None if signed_dot is None else signed_dot.transpose(1, 2)
 
+    def normalized(
+        self, q: Tensor, k: Tensor, v: Tensor, g: Tensor, reset: Tensor | None, eps: float
+    ) -> tuple[Tensor, Tensor]:
+        """The normalised output [B, T, H, D] and the denominators [B, T, H]."""
+        sums, _ = self(q, k, v, g, reset, None, True)
+        den = sums[..., -1]
+        return sums[..., :-1] / (den + eps)[..., None], den
+
 
 def recurrent_sum(
     q: Tensor,
