@@ -25,7 +25,7 @@ from torch import Tensor
 from lion_attn.ops.masks import log_decay_block, signed_tri
 
 # Chunks per streamed block are chosen so one block's largest tensor stays near this many bytes.
-_BLOCK_BYTES = 4 * 2**20
+_BLOCK_BYTES = 2 * 2**20
 _NEG_INF = float("-inf")
 
 
