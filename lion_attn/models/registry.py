@@ -141,6 +141,16 @@ _VIT_SIZES: dict[tuple[str, int, int], dict[str, Any]] = {
         "num_classes": 10,
         "global_pool": "avg",
     },
+    # 4x4 = 16 patches of 7x7 pixels, wider: the showcase's model (fast per image, more capacity per token).
+    ("mini", 7, 28): {
+        "embed_dim": 128,
+        "depth": 4,
+        "num_heads": 4,
+        "mlp_ratio": 4.0,
+        "in_chans": 1,
+        "num_classes": 10,
+        "global_pool": "avg",
+    },
     ("micro", 4, 28): {
         "embed_dim": 128,
         "depth": 6,

@@ -21,8 +21,8 @@ from lion_attn.train.loop import Trainer, check_out_dir
 
 logger = logging.getLogger(__name__)
 
-LION_MODEL = "lion_snat_vit_nano_patch4_28"
-SOFTMAX_MODEL = "softmax_vit_nano_patch4_28"
+LION_MODEL = "lion_snat_vit_mini_patch7_28"
+SOFTMAX_MODEL = "softmax_vit_mini_patch7_28"
 
 
 def _config(model: str, out: Path, seed: int, quick: bool, **kw: Any) -> TrainConfig:

@@ -36,7 +36,7 @@ class ImageTask(Task):
     name = "image"
     metric = "accuracy"
     defaults: ClassVar[dict[str, Any]] = {
-        "model": "lion_snat_vit_nano_patch4_28",
+        "model": "lion_snat_vit_mini_patch7_28",
         "epochs": 5,
         "batch_size": 128,
         "lr": 1e-3,
