@@ -60,6 +60,7 @@ def test_list_models_pattern():
         [
             "lion_snat_vit_base_patch16_224",
             "lion_snat_vit_micro_patch4_28",
+            "lion_snat_vit_mini_patch7_28",
             "lion_snat_vit_nano_patch4_28",
             "lion_snat_vit_small_patch16_224",
             "lion_snat_vit_tiny_patch16_224",
