@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from lion_attn.layers.decays import build_decay, list_decays
 from lion_attn.layers.feature_maps import DEFAULT_FEATURE_MAPS, FeatureMap, feature_map_name, get_feature_map
 from lion_attn.layers.modes import check_mode
-from lion_attn.ops import lion_attention
+from lion_attn.ops import lion_attention, parallel_lion_scans
 
 __all__ = ["LionAttention", "snake_orders"]
 
@@ -249,6 +249,8 @@ class LionAttention(nn.Module):
                 f"two_scan expects num_prefix_tokens + h * w = {self.num_prefix_tokens} + {h} * {w} = {expected} "
                 f"tokens, got T = {length}"
             )
+        if self.mode == "parallel":
+            return self._two_scan_parallel(x, q, k, v, attention_mask)
         # A column of ones in v makes the op return the denominator next to the numerator.
         v_aug = torch.cat([v, torch.ones_like(v[..., :1])], dim=-1)  # [B, T, H, V + 1]
         acc_dtype = torch.float64 if v.dtype == torch.float64 else torch.float32
@@ -265,6 +267,23 @@ class LionAttention(nn.Module):
             out = out[:, inv].to(acc_dtype)
             total = out if total is None else total + out
         return (total[..., :-1] / (total[..., -1:] + self.eps)).to(v.dtype)
+
+    def _two_scan_parallel(self, x: Tensor, q: Tensor, k: Tensor, v: Tensor, attention_mask: Tensor | None) -> Tensor:
+        """Both scans in one full-attention pass: one score product, one summed mask, one value product."""
+        heads = self.num_heads
+        length = x.shape[1]
+        gs, orders = [], []
+        for decay, perm in ((self.decay, self._perm_row), (self.decay_col, self._perm_col)):
+            scan = self._scan_decay(decay, x, perm)
+            if "g_gamma" in scan:
+                g = scan["g_gamma"].view(1, 1, heads).expand(1, length, heads)
+            elif "g" in scan:
+                g = scan["g"]
+            else:  # no decay (LIT): the two masks are both all ones
+                g = x.new_zeros(1, length, heads, dtype=torch.float32)
+            gs.append(g)
+            orders.append(perm)
+        return parallel_lion_scans(q, k, v, gs, orders, scale=self.scale, eps=self.eps, attention_mask=attention_mask)
 
     def extra_repr(self) -> str:
         parts = [

@@ -114,8 +114,10 @@ class _ParallelFunction(torch.autograd.Function):
         if need_g:
             log_mask_grad = grad_scores * scores
             log_mask_grad.mul_(signed_tri(log_mask_grad.shape[-1], log_mask_grad.dtype, log_mask_grad.device))
-            grad_prefix = log_mask_grad.sum(dim=-1, dtype=torch.float64)
-            grad_prefix -= log_mask_grad.sum(dim=-2, dtype=torch.float64)
+            # Row and column sums in the mask's dtype (pairwise summation; a float64 copy of T x T would cost more
+            # than the sums), their difference and its reverse prefix sum over T in float64.
+            grad_prefix = log_mask_grad.sum(dim=-1).double()
+            grad_prefix -= log_mask_grad.sum(dim=-2).double()
             del log_mask_grad
             grad_g = grad_prefix.flip(-1).cumsum(dim=-1).flip(-1).to(mask.dtype).transpose(1, 2)  # [B, T, H]
             if grad_g.shape[0] != ctx.decay_batch:
