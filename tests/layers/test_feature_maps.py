@@ -65,6 +65,19 @@ def test_elu1_gradient_finite_for_large_inputs() -> None:
     assert torch.allclose(x.grad, torch.tensor([torch.exp(torch.tensor(-50.0)).item(), 0.36787944, 1.0, 1.0, 1.0]))
 
 
+def test_elu1_hand_written_gradient_matches_autograd_of_the_definition() -> None:
+    x = (4 * torch.randn(3, 5, 2, 7, dtype=torch.float64)).requires_grad_(True)
+    weight = torch.randn(x.shape, dtype=torch.float64)
+    y = get_feature_map("elu1")(x)
+    (y * weight).sum().backward()
+    ref_x = x.detach().clone().requires_grad_(True)
+    ((torch.nn.functional.elu(ref_x) + 1) * weight).sum().backward()
+    assert torch.allclose(y, torch.nn.functional.elu(ref_x) + 1, rtol=1e-12, atol=0)
+    assert torch.allclose(x.grad, ref_x.grad, rtol=1e-12, atol=0)
+    # Far below zero, F.elu + 1 rounds to 0 in float32; the map must stay strictly positive there.
+    assert (get_feature_map("elu1")(torch.tensor([-30.0, -80.0])) > 0).all()
+
+
 def test_silu_l2_hand_written_gradient_matches_autograd_of_the_definition():
     import torch.nn.functional as F
 
