@@ -72,8 +72,8 @@ def test_elu1_hand_written_gradient_matches_autograd_of_the_definition() -> None
     (y * weight).sum().backward()
     ref_x = x.detach().clone().requires_grad_(True)
     ((torch.nn.functional.elu(ref_x) + 1) * weight).sum().backward()
-    assert torch.allclose(y, torch.nn.functional.elu(ref_x) + 1, rtol=1e-12, atol=0)
-    assert torch.allclose(x.grad, ref_x.grad, rtol=1e-12, atol=0)
+    assert torch.allclose(y, torch.nn.functional.elu(ref_x) + 1, rtol=1e-12, atol=1e-15)
+    assert torch.allclose(x.grad, ref_x.grad, rtol=1e-12, atol=1e-15)
     # Far below zero, F.elu + 1 rounds to 0 in float32; the map must stay strictly positive there.
     assert (get_feature_map("elu1")(torch.tensor([-30.0, -80.0])) > 0).all()
 
