@@ -13,6 +13,11 @@ forward+backward, and reports per case:
   (inputs plus what the call adds);
 * achieved GFLOP/s of useful work against the machine's fp32 matmul rate measured in the same run.
 
+Timing runs with glibc told to keep freed memory (:func:`lion_attn.runtime.keep_freed_memory`, applied after the
+memory measurement), unless ``--allocator default``: with glibc's defaults, every call maps its large tensors
+afresh and faults every page in again, which on this machine (~3 us a fault) costs more than the arithmetic
+from T = 16384 on, for every form and for SDPA alike. Memory is always measured with the defaults.
+
 Useful FLOPs (matrix products only; elementwise mask/exp work is not counted), per batch and head, forward,
 with ``V' = V + 1`` for LION (the normaliser is a column of ones next to the values):
 
@@ -266,6 +271,10 @@ def run_case(spec: dict[str, Any]) -> dict[str, Any]:
     del y
     gc.collect()
 
+    if spec.get("allocator", "tuned") == "tuned":
+        from lion_attn.runtime import keep_freed_memory
+
+        record["allocator_tuned"] = keep_freed_memory()
     warmup = 1 if first_call < 2.0 else 0
     for _ in range(warmup):
         step(x, dy)
@@ -306,6 +315,7 @@ def plan_cases(args: argparse.Namespace) -> list[dict[str, Any]]:
         "rtol": args.rtol,
         "grad_rtol": args.grad_rtol,
         "process": "shared" if args.in_process else "fresh",
+        "allocator": args.allocator,
     }
     cases = []
     for length in sorted(args.T):
@@ -567,6 +577,13 @@ def markdown(records: list[dict[str, Any]], targets: list[dict[str, Any]], meta:
         f"fp32 matmul {meta['matmul_gflops']:.1f} GFLOP/s; run took {meta['duration_s'] / 60:.1f} min"
         f"{' (shared process: memory not from fresh processes)' if meta['in_process'] else ''}.",
         "",
+        "Allocator while timing: "
+        + (
+            "glibc keeping freed memory (`lion_attn.runtime.keep_freed_memory()`); memory measured with its defaults."
+            if meta.get("allocator", "tuned") == "tuned"
+            else "glibc defaults (large tensors mapped and faulted in afresh on every call)."
+        ),
+        "",
         "Memory: `peak` is the whole process's peak RSS during the call; `case` = peak minus the warmed-up idle RSS "
         "(inputs + everything the call allocates). `skip` = over the time/memory budget, `FAILED` = output disagreed "
         "with the float64 reference (not reported).",
@@ -760,6 +777,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mem-budget-gb", type=float, default=8.0, help="skip cases predicted to need more (GiB)")
     p.add_argument("--in-process", action="store_true", help="run every case in this process (memory not fresh)")
     p.add_argument("--fresh", action="store_true", help="with --quick: still use a fresh process per case")
+    p.add_argument(
+        "--allocator",
+        choices=("tuned", "default"),
+        default="tuned",
+        help="time with glibc keeping freed memory (lion_attn.runtime.keep_freed_memory), or with its defaults",
+    )
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)
     if args.quick:
@@ -811,6 +834,7 @@ def main(argv: list[str] | None = None) -> int:
         "K": args.dim,
         "chunk_size": args.chunk_size,
         "in_process": args.in_process,
+        "allocator": args.allocator,
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "duration_s": time.perf_counter() - started,
         "flop_count": __doc__.split("Useful FLOPs")[1].split("No case")[0].strip(),
