@@ -50,10 +50,13 @@ def global_state(
 
 
 def _one_segment(q: Tensor, k: Tensor, v: Tensor, scale: float, normalize: bool, eps: float) -> Tensor:
-    state = torch.einsum("bthk,bthd->bhkd", k, v)  # [B, H, K, D]
-    scaled = q * scale
-    out = torch.einsum("bthk,bhkd->bthd", scaled, state)  # [B, T, H, D]
+    # The scale goes on the [K, D] state and the [K] key sum, not on a T-long copy of q.
+    state = torch.einsum("bthk,bthd->bhkd", k, v).mul_(scale)  # [B, H, K, D]
+    out = torch.einsum("bthk,bhkd->bthd", q, state)  # [B, T, H, D]
     if not normalize:
         return out
-    den = torch.einsum("bthk,bhk->bth", scaled, k.sum(dim=1))  # [B, T, H]
-    return out / (den + eps)[..., None]
+    den = torch.einsum("bthk,bhk->bth", q, k.sum(dim=1).mul_(scale)).add_(eps)[..., None]  # [B, T, H, 1]
+    if torch.is_grad_enabled() and out.requires_grad:
+        return out / den
+    # Without autograd, divide in place: one output-sized buffer instead of two.
+    return out.div_(den)
