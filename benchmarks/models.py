@@ -8,7 +8,10 @@ same ratios on this CPU:
 * ``train``: training-step time (forward + backward + AdamW step) of ViT-tiny at 224 px (T = 197) and BERT-base
   (MLM) at T = 128 and 512, every LION variant and the two-scan vision variants against the softmax model of the
   same size; all models of a group are alive in one process and timed in interleaved rounds, so a busy moment of
-  the machine hits every model alike. Ratio = median step time / softmax median step time.
+  the machine hits every model alike. Ratio = median step time / softmax median step time. Each group also times
+  ``no-mix``: the softmax model with its attention core removed (every token keeps its own value; projections,
+  MLPs, norms and the optimiser stay). Its ratio is the floor no attention op can beat in that model, which tells
+  whether a paper ratio below 1 is reachable on this machine at all.
 * ``resolution``: inference (batch 1) time and peak memory of a ViT-tiny against image resolution for the three
   LION forms and the softmax baseline, memory measured in a fresh process per case as the peak RSS during the
   forward minus the RSS with model and image allocated. The chunk and recurrent forms' memory must grow linearly
@@ -31,6 +34,7 @@ import os
 import statistics
 import sys
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +83,11 @@ def train_groups(args: argparse.Namespace) -> list[dict[str, Any]]:
             "kind": "vision",
             "res": res,
             "batch": args.batch_vision,
-            "models": {"softmax": f"softmax_{vit}", **{v: f"lion_{v}_{vit}" for v in VISION_VARIANTS}},
+            "models": {
+                "softmax": f"softmax_{vit}",
+                NO_MIX: f"softmax_{vit}",
+                **{v: f"lion_{v}_{vit}" for v in VISION_VARIANTS},
+            },
         }
     ]
     for length in lengths:
@@ -90,10 +98,37 @@ def train_groups(args: argparse.Namespace) -> list[dict[str, Any]]:
                 "length": length,
                 # Same tokens per step at every length: BERT-base at T=512 with batch 8 takes minutes per step here.
                 "batch": max(1, args.batch_mlm * 128 // max(length, 128)) if not args.quick else 2,
-                "models": {"softmax": f"softmax_{bert}", **{v: f"lion_{v}_{bert}" for v in MLM_VARIANTS}},
+                "models": {
+                    "softmax": f"softmax_{bert}",
+                    NO_MIX: f"softmax_{bert}",
+                    **{v: f"lion_{v}_{bert}" for v in MLM_VARIANTS},
+                },
             }
         )
     return groups
+
+
+NO_MIX = "no-mix"
+
+
+def _no_mixing_forward(
+    self: torch.nn.Module, x: torch.Tensor, attention_mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """A softmax layer's forward without the attention core: the q/k/v and output projections only."""
+    values = self.qkv(x)[..., 2 * self.dim :]
+    return self.proj_drop(self.proj(values))
+
+
+def without_token_mixing(model: torch.nn.Module) -> torch.nn.Module:
+    """Replace every softmax attention core of ``model`` by the identity on the values (in place)."""
+    from lion_attn.layers import SoftmaxAttention
+
+    layers = [m for m in model.modules() if isinstance(m, SoftmaxAttention)]
+    if not layers:
+        raise ValueError("without_token_mixing needs a model with SoftmaxAttention layers")
+    for layer in layers:
+        layer.forward = types.MethodType(_no_mixing_forward, layer)
+    return model
 
 
 def make_batch(group: dict[str, Any], model: torch.nn.Module, gen: torch.Generator) -> dict[str, torch.Tensor]:
@@ -130,6 +165,8 @@ def run_train_group(group: dict[str, Any], args: argparse.Namespace) -> dict[str
     models, opts, batches = {}, {}, {}
     for key, name in group["models"].items():
         model = create_model(name)
+        if key == NO_MIX:
+            without_token_mixing(model)
         model.train()
         models[key] = model
         opts[key] = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -301,10 +338,15 @@ def train_markdown(groups: list[dict[str, Any]]) -> list[str]:
     ]
     for g in groups:
         paper = PAPER_RATIOS[g["kind"]]
+        floor = g["ratio_to_softmax"].get(NO_MIX)
         for key in g["median_s"]:
             ratio = g["ratio_to_softmax"][key]
             ref = paper.get(key)
             within = "" if ref is None else ("yes" if ratio <= ref else "no")
+            if within == "no" and floor is not None and floor > ref:
+                within = f"no: unreachable here (no-mix floor x{floor:.2f})"
+            if key == NO_MIX:
+                within = "floor: no attention at all"
             paper_cell = "" if ref is None else f"x{ref:.2f}"
             lines.append(
                 f"| {g['group']} | {g['batch']} | {key} | {g['params'][key] / 1e6:.1f}M | "

@@ -109,8 +109,8 @@ def test_models_quick_writes_ratios_and_resolution_table(models, tmp_path):
     assert rc == 0
     data = json.loads((tmp_path / "models.json").read_text())
     vision, mlm = data["train"]
-    assert set(vision["ratio_to_softmax"]) == {"softmax", "lit", "d", "s", "dnat", "snat"}
-    assert set(mlm["ratio_to_softmax"]) == {"softmax", "lit", "d", "s"}
+    assert set(vision["ratio_to_softmax"]) == {"softmax", "no-mix", "lit", "d", "s", "dnat", "snat"}
+    assert set(mlm["ratio_to_softmax"]) == {"softmax", "no-mix", "lit", "d", "s"}
     assert vision["ratio_to_softmax"]["softmax"] == 1.0
     assert all(r["status"] == "ok" for r in data["resolution"])
     assert {r["mode"] for r in data["resolution"]} == {"parallel", "chunk", "recurrent", "softmax"}
@@ -124,3 +124,23 @@ def test_models_memory_growth_fit(models):
     rows = {row["mode"]: row for row in models.memory_growth(linear + quad)}
     assert rows["chunk"]["linear"] and rows["chunk"]["slope"] <= 1.0
     assert rows["parallel"]["slope"] == pytest.approx(2.0)
+
+
+def test_no_mix_floor_keeps_every_token_to_itself(models):
+    from lion_attn.layers import SoftmaxAttention
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(SoftmaxAttention(16, 2))
+    x = torch.randn(1, 5, 16)
+    mixed = model(x)
+    models.without_token_mixing(model)
+    alone = model(x)
+    x2 = x.clone()
+    x2[:, 1:] = torch.randn(1, 4, 16)
+    # Token 0's output no longer depends on the other tokens, and it is the projected value.
+    assert torch.allclose(model(x2)[:, 0], alone[:, 0])
+    layer = model[0]
+    assert torch.allclose(alone, layer.proj(layer.qkv(x)[..., 32:]))
+    assert not torch.allclose(mixed, alone)
+    with pytest.raises(ValueError, match="SoftmaxAttention"):
+        models.without_token_mixing(torch.nn.Linear(2, 2))
