@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from lion_attn.layers.decays import build_decay, list_decays
 from lion_attn.layers.feature_maps import DEFAULT_FEATURE_MAPS, FeatureMap, feature_map_name, get_feature_map
+from lion_attn.layers.masking import check_padding_mask
 from lion_attn.layers.modes import check_mode
 from lion_attn.ops import lion_attention, parallel_lion_scans
 
@@ -195,8 +196,8 @@ class LionAttention(nn.Module):
 
         Args:
             x: Tokens [B, T, dim].
-            attention_mask: [B, T] bool, True for real tokens, or ``None``. Outputs at real tokens equal
-                those of the sequence with its pads removed.
+            attention_mask: [B, T] bool (or 0/1 integers), True for real tokens, or ``None``. Outputs at real
+                tokens equal those of the sequence with its pads removed.
 
         Returns:
             [B, T, dim].
@@ -204,13 +205,7 @@ class LionAttention(nn.Module):
         if x.dim() != 3 or x.shape[-1] != self.dim:
             raise ValueError(f"x must have shape [B, T, {self.dim}], got {tuple(x.shape)}")
         batch, length, _ = x.shape
-        if attention_mask is not None:
-            if attention_mask.shape != (batch, length):
-                raise ValueError(
-                    f"attention_mask must have shape [B, T] = {(batch, length)}, got {tuple(attention_mask.shape)}"
-                )
-            if attention_mask.dtype != torch.bool:
-                raise TypeError(f"attention_mask must be a bool tensor (True = real token), got {attention_mask.dtype}")
+        attention_mask = check_padding_mask(attention_mask, batch, length)
         q, k, v = rearrange(self.qkv(x), "b t (three h d) -> three b t h d", three=3, h=self.num_heads)
         q, k = self.feature_map(q), self.feature_map(k)
         if self.two_scan:

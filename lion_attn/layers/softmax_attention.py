@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
+from lion_attn.layers.masking import check_padding_mask
 from lion_attn.layers.modes import check_mode
 
 __all__ = ["LION_ONLY_KWARGS", "SoftmaxAttention"]
@@ -93,8 +93,8 @@ class SoftmaxAttention(nn.Module):
 
         Args:
             x: Tokens [B, T, dim].
-            attention_mask: [B, T] bool, True for real tokens, or ``None``. Padded keys are ignored by every
-                query; outputs at padded queries are finite but meaningless.
+            attention_mask: [B, T] bool (or 0/1 integers), True for real tokens, or ``None``. Padded keys are
+                ignored by every query; outputs at padded queries are finite but meaningless.
 
         Returns:
             [B, T, dim].
@@ -104,13 +104,8 @@ class SoftmaxAttention(nn.Module):
         batch, length, _ = x.shape
         q, k, v = rearrange(self.qkv(x), "b t (three h d) -> three b h t d", three=3, h=self.num_heads)
         mask = None
+        attention_mask = check_padding_mask(attention_mask, batch, length)
         if attention_mask is not None:
-            if attention_mask.shape != (batch, length):
-                raise ValueError(
-                    f"attention_mask must have shape [B, T] = {(batch, length)}, got {tuple(attention_mask.shape)}"
-                )
-            if attention_mask.dtype != torch.bool:
-                raise TypeError(f"attention_mask must be a bool tensor (True = real token), got {attention_mask.dtype}")
             # A sequence with no real token would give softmax over nothing (NaN); let it attend everywhere.
             mask = attention_mask | ~attention_mask.any(dim=-1, keepdim=True)
             mask = mask[:, None, None, :]  # [B, 1, 1, T]

@@ -232,6 +232,20 @@ def test_bad_inputs() -> None:
         layer(x, torch.ones(2, 4, dtype=torch.bool))
     with pytest.raises(TypeError, match="attention_mask"):
         layer(x, torch.ones(2, 5))
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        layer(x, torch.full((2, 5), 2))
+
+
+@pytest.mark.parametrize("attn_type", ["lion", "softmax"])
+def test_integer_padding_mask_equals_bool(attn_type: str) -> None:
+    from lion_attn.layers import SoftmaxAttention
+
+    torch.manual_seed(0)
+    layer = _layer("s") if attn_type == "lion" else SoftmaxAttention(32, 4).double()
+    x = torch.randn(2, 6, 32, dtype=torch.float64)
+    keep = torch.tensor([[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]])
+    assert_rel(layer(x, keep)[0, :4], layer(x, keep.bool())[0, :4], 1e-15)
+    assert not torch.allclose(layer(x, keep)[0, :4], layer(x)[0, :4])
 
 
 def test_feature_map_override() -> None:
