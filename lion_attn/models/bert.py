@@ -27,7 +27,7 @@ from lion_attn.models.base import (
     check_positive_int,
     check_probability,
 )
-from lion_attn.models.encoder import LionEncoder, init_weights
+from lion_attn.models.encoder import LionEncoder, init_weights, lion_attention_kwargs
 
 __all__ = [
     "ACTIVATIONS",
@@ -257,16 +257,7 @@ class LionBertModel(LionModelMixin, nn.Module):
             raise TypeError(f"config must be a LionBertConfig, got {type(config).__name__}")
         self.config = config
         self.embeddings = LionBertEmbeddings(config)
-        attn_kwargs = {}
-        if config.attn_type == "lion":
-            attn_kwargs = {
-                "variant": config.lion_variant,
-                "mode": config.attn_mode,
-                "chunk_size": config.chunk_size,
-                "decay_init": config.decay_init,
-                "feature_map": config.feature_map,
-                "eps": config.attn_eps,
-            }
+        attn_kwargs = lion_attention_kwargs(config, config.lion_variant)
         self.encoder = LionEncoder(
             config.hidden_size,
             config.num_hidden_layers,

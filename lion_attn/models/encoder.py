@@ -14,7 +14,32 @@ from torch import Tensor, nn
 
 from lion_attn.layers import Block
 
-__all__ = ["LionEncoder", "init_weights", "stochastic_depth_rates"]
+__all__ = ["LionEncoder", "init_weights", "lion_attention_kwargs", "stochastic_depth_rates"]
+
+
+def lion_attention_kwargs(config: Any, variant: str, **extra: Any) -> dict[str, Any]:
+    """The LionAttention keywords a model config sets, or ``{}`` for a softmax baseline.
+
+    Args:
+        config: a model config with ``attn_type``, ``attn_mode``, ``chunk_size``, ``decay_init``, ``feature_map``
+            and ``attn_eps``.
+        variant: the LION variant (configs name the field differently: ``variant``, ``lion_variant``).
+        **extra: further LION-only keywords (e.g. the two-scan options).
+
+    Returns:
+        Keywords for :class:`LionEncoder` (and through it for each block's attention).
+    """
+    if config.attn_type != "lion":
+        return {}
+    return {
+        "variant": variant,
+        "mode": config.attn_mode,
+        "chunk_size": config.chunk_size,
+        "decay_init": config.decay_init,
+        "feature_map": config.feature_map,
+        "eps": config.attn_eps,
+        **extra,
+    }
 
 
 def stochastic_depth_rates(drop_path_rate: float, depth: int) -> list[float]:

@@ -19,7 +19,7 @@ from lion_attn.models.base import (
     check_positive_int,
     check_probability,
 )
-from lion_attn.models.encoder import LionEncoder, init_weights
+from lion_attn.models.encoder import LionEncoder, init_weights, lion_attention_kwargs
 
 __all__ = ["LRA_TASKS", "LionLRAClassifier", "LionLRAConfig", "LionLRADualClassifier", "LionLRAEncoder"]
 
@@ -120,16 +120,7 @@ class LionLRAEncoder(nn.Module):
         num_prefix = 1 if self.cls_token is not None else 0
         self.pos_embed = nn.Embedding(config.max_len + num_prefix, dim) if config.pos_embed else None
         self.drop = nn.Dropout(config.drop_rate)
-        attn_kwargs = {}
-        if config.attn_type == "lion":
-            attn_kwargs = {
-                "variant": config.variant,
-                "mode": config.attn_mode,
-                "chunk_size": config.chunk_size,
-                "decay_init": config.decay_init,
-                "feature_map": config.feature_map,
-                "eps": config.attn_eps,
-            }
+        attn_kwargs = lion_attention_kwargs(config, config.variant)
         self.encoder = LionEncoder(
             dim,
             config.depth,

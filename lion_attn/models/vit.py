@@ -22,7 +22,7 @@ from lion_attn.models.base import (
     check_positive_int,
     check_probability,
 )
-from lion_attn.models.encoder import LionEncoder, init_weights
+from lion_attn.models.encoder import LionEncoder, init_weights, lion_attention_kwargs
 
 __all__ = ["LionViT", "LionViTConfig"]
 
@@ -157,20 +157,10 @@ class LionViT(LionModelMixin, nn.Module):
         num_tokens = self.patch_embed.num_patches + self.num_prefix_tokens
         self.pos_embed = nn.Parameter(torch.zeros(1, num_tokens, dim)) if config.pos_embed else None
         self.pos_drop = nn.Dropout(config.drop_rate)
-        attn_kwargs = {}
-        if config.attn_type == "lion":
-            attn_kwargs = {
-                "variant": config.variant,
-                "mode": config.attn_mode,
-                "chunk_size": config.chunk_size,
-                "decay_init": config.decay_init,
-                "feature_map": config.feature_map,
-                "eps": config.attn_eps,
-                "two_scan": config.two_scan,
-            }
-            if config.two_scan:
-                attn_kwargs["grid_size"] = self.patch_embed.grid_size
-                attn_kwargs["num_prefix_tokens"] = self.num_prefix_tokens
+        two_scan = {}
+        if config.two_scan:
+            two_scan = {"grid_size": self.patch_embed.grid_size, "num_prefix_tokens": self.num_prefix_tokens}
+        attn_kwargs = lion_attention_kwargs(config, config.variant, two_scan=config.two_scan, **two_scan)
         self.encoder = LionEncoder(
             dim,
             config.depth,

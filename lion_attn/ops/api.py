@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from torch import Tensor
 
-from lion_attn.ops.autograd import LionFunction, normalized, with_ones
+from lion_attn.ops.autograd import LionFunction
 from lion_attn.ops.chunk import ChunkForm
 from lion_attn.ops.global_state import global_state
 from lion_attn.ops.inputs import Prepared, check_chunk_size, check_mode, prepare
@@ -50,17 +50,12 @@ def _run(
     if p.g is None:
         out = global_state(p.q, p.k, p.v, p.reset, p.scale, normalize, eps)
     elif form == "parallel":
-        values = with_ones(p.v) if normalize else p.v
-        out = _finish(parallel_sum(p.q, p.k, values, p.g, p.reset, p.scale), normalize, eps)
+        out = parallel_sum(p.q, p.k, p.v, p.g, p.reset, p.scale, eps=eps if normalize else None)
     else:
         out = LionFunction.apply(p.q, p.k, p.v, p.g, p.reset, _form_sum(form, p, chunk_size), normalize, eps)
     if p.keep is not None:
         out = out * p.keep[:, :, None, None].to(out.dtype)
     return out.to(p.out_dtype)
-
-
-def _finish(sums: Tensor, normalize: bool, eps: float) -> Tensor:
-    return normalized(sums, eps)[0] if normalize else sums
 
 
 def _form_sum(form: str, p: Prepared, chunk_size: int) -> ChunkForm | RecurrentForm:

@@ -26,8 +26,10 @@ _MASK_ROWS = 64
 _FLAT_PREFIX = 64.0
 
 
-def parallel_sum(q: Tensor, k: Tensor, v: Tensor, g: Tensor, reset: Tensor | None, scale: float) -> Tensor:
-    """Un-normalised bidirectional decayed attention, ``sum_j scale (q_i . k_j) M[i, j] v_j``.
+def parallel_sum(
+    q: Tensor, k: Tensor, v: Tensor, g: Tensor, reset: Tensor | None, scale: float, eps: float | None = None
+) -> Tensor:
+    """Bidirectional decayed attention, ``sum_j scale (q_i . k_j) M[i, j] v_j``, normalised if ``eps`` is given.
 
     Args:
         q: [B, T, H, K] queries.
@@ -36,12 +38,13 @@ def parallel_sum(q: Tensor, k: Tensor, v: Tensor, g: Tensor, reset: Tensor | Non
         g: [B', T, H] finite log-decays (B' in {1, B}).
         reset: [B, T] bool, True where the decay is exactly 0, or None.
         scale: score scale.
+        eps: None for the raw sums; else divide them by the row sums of the scores plus ``eps``.
 
     Returns:
-        [B, T, H, D] the sums.
+        [B, T, H, D] the sums or the normalised output.
     """
     if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, g)):
-        return _ParallelFunction.apply(q, k, v, g, reset, scale)
+        return _ParallelFunction.apply(q, k, v, g, reset, scale, eps)
     heads, length = q.shape[2], q.shape[1]
     per_head = q.shape[0] * length * length * q.element_size()
     group = max(1, min(heads, _NO_GRAD_BLOCK_BYTES // max(per_head, 1)))
@@ -49,7 +52,7 @@ def parallel_sum(q: Tensor, k: Tensor, v: Tensor, g: Tensor, reset: Tensor | Non
     for h0 in range(0, heads, group):
         h1 = min(heads, h0 + group)
         mask = _decay_mask(g[:, :, h0:h1], reset)
-        parts.append(_attend(q[:, :, h0:h1], k[:, :, h0:h1], v[:, :, h0:h1], mask, scale)[0])
+        parts.append(_attend(q[:, :, h0:h1], k[:, :, h0:h1], v[:, :, h0:h1], mask, scale, eps)[0])
     return parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
 
 
@@ -78,11 +81,55 @@ def _decay_mask(g: Tensor, reset: Tensor | None) -> Tensor:
     return log_mask.exp_()
 
 
-def _attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, scale: float) -> tuple[Tensor, Tensor]:
-    """Return the [B, T, H, D] sums and the [B, H, T, T] masked scores ``A``."""
+def _attend(
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor, scale: float, eps: float | None
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Return the [B, T, H, D] output, the [B, H, T, T] masked scores ``A`` and the [B, H, T, 1] normalisers."""
     # The scale goes on q (T x K) rather than on the T x T scores.
     scores = torch.matmul((q * scale).transpose(1, 2), k.transpose(1, 2).transpose(-1, -2)).mul_(mask)
-    return torch.matmul(scores, v.transpose(1, 2)).transpose(1, 2), scores
+    out, den = apply_scores(scores, v, eps)
+    return out, scores, den
+
+
+def apply_scores(scores: Tensor, v: Tensor, eps: float | None) -> tuple[Tensor, Tensor | None]:
+    """[B, H, T, T] scores times [B, T, H, D] values, divided by the scores' row sums plus ``eps`` unless None.
+
+    The normalisers are row sums of the scores: no ones column is appended to ``v`` (a copy of it and a
+    (D + 1)-wide product), and dividing here keeps autograd's slicing and division nodes out of the graph.
+
+    Returns:
+        The [B, T, H, D] output and the [B, H, T, 1] normalisers (``+ eps``; None when not normalising).
+    """
+    out = torch.matmul(scores, v.transpose(1, 2))  # [B, H, T, D]
+    if eps is None:
+        return out.transpose(1, 2), None
+    den = scores.sum(dim=-1, keepdim=True).add_(eps)
+    return out.div_(den).transpose(1, 2), den
+
+
+def scores_grad(grad_out: Tensor, v: Tensor, out: Tensor, den: Tensor | None) -> tuple[Tensor, Tensor]:
+    """Gradient of the scores from that of :func:`apply_scores`'s output.
+
+    With ``y = n / d``: ``dn = dy / d`` and ``dd = -sum(dy * y) / d = -sum(dn * y)``; every score of row ``i``
+    enters ``n_i`` through ``v_j`` and ``d_i`` with weight 1.
+
+    Args:
+        grad_out: [B, T, H, D] gradient of the output.
+        v: [B, T, H, D] values.
+        out: [B, T, H, D] the output (used only when normalised).
+        den: [B, H, T, 1] normalisers, or None.
+
+    Returns:
+        ``dA`` [B, H, T, T] and the gradient of the value product ``A V`` [B, H, T, D].
+    """
+    grad_h = grad_out.transpose(1, 2)  # [B, H, T, D]
+    if den is not None:
+        grad_h = grad_h / den
+        grad_den = (grad_h * out.transpose(1, 2)).sum(dim=-1, keepdim=True).neg_()
+    grad_scores = torch.matmul(grad_h, v.transpose(1, 2).transpose(-1, -2))
+    if den is not None:
+        grad_scores.add_(grad_den)
+    return grad_scores, grad_h
 
 
 class _ParallelFunction(torch.autograd.Function):
@@ -95,20 +142,20 @@ class _ParallelFunction(torch.autograd.Function):
         g: Tensor,
         reset: Tensor | None,
         scale: float,
+        eps: float | None,
     ) -> Tensor:
         mask = _decay_mask(g, reset)
-        out, scores = _attend(q, k, v, mask, scale)
+        out, scores, den = _attend(q, k, v, mask, scale, eps)
         ctx.scale = scale
         ctx.decay_batch = g.shape[0]
-        ctx.save_for_backward(q, k, v, mask, scores)
+        ctx.save_for_backward(q, k, v, mask, scores, out, den)
         return out
 
     @staticmethod
     def backward(ctx: torch.autograd.function.FunctionCtx, grad_out: Tensor) -> tuple[Tensor | None, ...]:
-        q, k, v, mask, scores = ctx.saved_tensors
+        q, k, v, mask, scores, out, den = ctx.saved_tensors
         need_q, need_k, need_v, need_g = ctx.needs_input_grad[:4]
-        grad_h = grad_out.transpose(1, 2)  # [B, H, T, D]
-        grad_scores = torch.matmul(grad_h, v.transpose(1, 2).transpose(-1, -2))  # [B, H, T, T]
+        grad_scores, grad_h = scores_grad(grad_out, v, out, den)  # [B, H, T, T], [B, H, T, D]
         grad_v = torch.matmul(scores.transpose(-1, -2), grad_h).transpose(1, 2) if need_v else None
         grad_g = None
         if need_g:
@@ -128,4 +175,4 @@ class _ParallelFunction(torch.autograd.Function):
         grad_k = (
             torch.matmul(grad_scores.transpose(-1, -2), (q * scale).transpose(1, 2)).transpose(1, 2) if need_k else None
         )
-        return grad_q, grad_k, grad_v, grad_g, None, None
+        return grad_q, grad_k, grad_v, grad_g, None, None, None

@@ -18,9 +18,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from lion_attn.ops.autograd import normalized, with_ones
 from lion_attn.ops.inputs import _check_log_decay, _check_tensor, prepare
 from lion_attn.ops.masks import log_decay_block
+from lion_attn.ops.parallel import apply_scores, scores_grad
 
 # Beyond this prefix-sum magnitude, float32 differences of prefix sums lose too much; they are taken in float64.
 _FLAT_PREFIX = 64.0
@@ -92,40 +92,40 @@ def parallel_lion_scans(
         perms.append(order)
     if batch == 0 or length == 0 or heads == 0:
         return p.v.new_zeros(batch, length, heads, p.v.shape[-1]).to(p.out_dtype)
-    values = with_ones(p.v) if normalize else p.v
-    out = parallel_scans_sum(p.q, p.k, values, decays, perms, p.scale)
-    if normalize:
-        out = normalized(out, eps)[0]
+    out = parallel_scans_sum(p.q, p.k, p.v, decays, perms, p.scale, eps=eps if normalize else None)
     if p.keep is not None:
         out = out * p.keep[:, :, None, None].to(out.dtype)
     return out.to(p.out_dtype)
 
 
-def parallel_scans_sum(q: Tensor, k: Tensor, v: Tensor, gs: list[Tensor], orders: list[Tensor], scale: float) -> Tensor:
+def parallel_scans_sum(
+    q: Tensor, k: Tensor, v: Tensor, gs: list[Tensor], orders: list[Tensor], scale: float, eps: float | None = None
+) -> Tensor:
     """Un-normalised attention whose mask is the sum of several scan orders' decay masks.
 
     Args:
         q: [B, T, H, K] queries (raster order).
         k: [B, T, H, K] keys.
-        v: [B, T, H, D] values (append a ones column to get the denominators as the last column).
+        v: [B, T, H, D] values.
         gs: one [B', T, H] tensor of finite log-decays (<= 0) per order, each in its own scan order
             (``B'`` in {1, B}).
         orders: one [T] int64 permutation per order: entry ``s`` is the raster index visited at step ``s``.
         scale: score scale.
+        eps: None for the raw sums; else divide by the scores' row sums plus ``eps``.
 
     Returns:
-        [B, T, H, D] ``sum_j scale (q_i . k_j) (sum_s M_s[i, j]) v_j`` in raster order.
+        [B, T, H, D] ``sum_j scale (q_i . k_j) (sum_s M_s[i, j]) v_j`` in raster order (normalised with ``eps``).
     """
     if len(gs) != len(orders) or not gs:
         raise ValueError(f"need one scan order per log-decay tensor, got {len(gs)} decays and {len(orders)} orders")
     if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, *gs)):
-        return _ScansFunction.apply(q, k, v, scale, len(gs), *gs, *orders)
+        return _ScansFunction.apply(q, k, v, scale, eps, len(gs), *gs, *orders)
     masks = [_scan_mask(g, order) for g, order in zip(gs, orders, strict=True)]
     total = masks[0]
     for mask in masks[1:]:
         total = total + mask
     scores = _scores(q, k, scale).mul_(total)
-    return torch.matmul(scores, v.transpose(1, 2)).transpose(1, 2)
+    return apply_scores(scores, v, eps)[0]
 
 
 def _scores(q: Tensor, k: Tensor, scale: float) -> Tensor:
@@ -158,6 +158,7 @@ class _ScansFunction(torch.autograd.Function):
         k: Tensor,
         v: Tensor,
         scale: float,
+        eps: float | None,
         count: int,
         *decays_and_orders: Tensor,
     ) -> Tensor:
@@ -168,22 +169,21 @@ class _ScansFunction(torch.autograd.Function):
             total = total + mask
         raw = _scores(q, k, scale)
         scores = raw * total
-        out = torch.matmul(scores, v.transpose(1, 2)).transpose(1, 2)
+        out, den = apply_scores(scores, v, eps)
         ctx.scale = scale
         ctx.count = count
         ctx.decay_batches = [g.shape[0] for g in gs]
-        ctx.save_for_backward(q, k, v, raw, scores, total, *masks, *orders)
+        ctx.save_for_backward(q, k, v, raw, scores, total, out, den, *masks, *orders)
         return out
 
     @staticmethod
     def backward(ctx: torch.autograd.function.FunctionCtx, grad_out: Tensor) -> tuple[Tensor | None, ...]:
-        q, k, v, raw, scores, total, *rest = ctx.saved_tensors
+        q, k, v, raw, scores, total, out, den, *rest = ctx.saved_tensors
         count = ctx.count
         masks, orders = rest[:count], rest[count:]
         need_q, need_k, need_v = ctx.needs_input_grad[:3]
-        need_g = ctx.needs_input_grad[5 : 5 + count]
-        grad_h = grad_out.transpose(1, 2)  # [B, H, T, D]
-        grad_scores = torch.matmul(grad_h, v.transpose(1, 2).transpose(-1, -2))  # dA, [B, H, T, T]
+        need_g = ctx.needs_input_grad[6 : 6 + count]
+        grad_scores, grad_h = scores_grad(grad_out, v, out, den)  # dA [B, H, T, T], [B, H, T, D]
         grad_v = torch.matmul(scores.transpose(-1, -2), grad_h).transpose(1, 2) if need_v else None
         grad_gs: list[Tensor | None] = [None] * count
         if any(need_g):
@@ -210,4 +210,4 @@ class _ScansFunction(torch.autograd.Function):
         grad_k = (
             torch.matmul(grad_scores.transpose(-1, -2), (q * scale).transpose(1, 2)).transpose(1, 2) if need_k else None
         )
-        return (grad_q, grad_k, grad_v, None, None, *grad_gs, *([None] * count))
+        return (grad_q, grad_k, grad_v, None, None, None, *grad_gs, *([None] * count))
