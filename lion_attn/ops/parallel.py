@@ -132,6 +132,41 @@ def scores_grad(grad_out: Tensor, v: Tensor, out: Tensor, den: Tensor | None) ->
     return grad_scores, grad_h
 
 
+def log_decay_grad(signed_grad: Tensor, decay_batch: int, order: Tensor | None = None) -> Tensor:
+    """The log-decay gradient from ``P * s``, the log-mask gradient times the sign of each pair's order.
+
+    ``dL/dc_m = sum_j P[m, j] s(m, j) - sum_i P[i, m] s(i, m)``, and ``dL/dg_l = sum_{m >= l} dL/dc_m``. The row and
+    column sums stay in the mask's dtype (pairwise summation; a float64 copy of ``T x T`` costs more than the
+    sums); their difference and its reverse prefix sum over T are taken in float64.
+
+    Args:
+        signed_grad: [B, H, T, T] ``P * s`` (consumed).
+        decay_batch: B' of the log-decays (1 or B).
+        order: for a scan order other than raster order, the [T] raster index visited at each step; the prefix
+            sum then runs in that order.
+
+    Returns:
+        [B', T, H] in the dtype of ``signed_grad``, in scan order.
+    """
+    grad_prefix = signed_grad.sum(dim=-1).double()
+    grad_prefix -= signed_grad.sum(dim=-2).double()  # [B, H, T]
+    if order is not None:
+        grad_prefix = grad_prefix[..., order]
+    grad_g = grad_prefix.flip(-1).cumsum(dim=-1).flip(-1).to(signed_grad.dtype).transpose(1, 2)
+    return grad_g if grad_g.shape[0] == decay_batch else grad_g.sum(dim=0, keepdim=True)
+
+
+def query_key_grads(
+    grad_scores: Tensor, q: Tensor, k: Tensor, scale: float, need_q: bool, need_k: bool
+) -> tuple[Tensor | None, Tensor | None]:
+    """``dq = scale dS K`` and ``dk = scale dS^T Q`` from the [B, H, T, T] gradient of the raw scores."""
+    grad_q = torch.matmul(grad_scores, (k * scale).transpose(1, 2)).transpose(1, 2) if need_q else None
+    grad_k = (
+        torch.matmul(grad_scores.transpose(-1, -2), (q * scale).transpose(1, 2)).transpose(1, 2) if need_k else None
+    )
+    return grad_q, grad_k
+
+
 class _ParallelFunction(torch.autograd.Function):
     @staticmethod
     def forward(  # type: ignore[override]
@@ -161,18 +196,8 @@ class _ParallelFunction(torch.autograd.Function):
         if need_g:
             log_mask_grad = grad_scores * scores
             log_mask_grad.mul_(signed_tri(log_mask_grad.shape[-1], log_mask_grad.dtype, log_mask_grad.device))
-            # Row and column sums in the mask's dtype (pairwise summation; a float64 copy of T x T would cost more
-            # than the sums), their difference and its reverse prefix sum over T in float64.
-            grad_prefix = log_mask_grad.sum(dim=-1).double()
-            grad_prefix -= log_mask_grad.sum(dim=-2).double()
-            del log_mask_grad
-            grad_g = grad_prefix.flip(-1).cumsum(dim=-1).flip(-1).to(mask.dtype).transpose(1, 2)  # [B, T, H]
-            if grad_g.shape[0] != ctx.decay_batch:
-                grad_g = grad_g.sum(dim=0, keepdim=True)
+            grad_g = log_decay_grad(log_mask_grad, ctx.decay_batch)
+            del log_mask_grad  # one T x T buffer fewer while the q/k gradients are formed
         grad_scores.mul_(mask)
-        scale = ctx.scale
-        grad_q = torch.matmul(grad_scores, (k * scale).transpose(1, 2)).transpose(1, 2) if need_q else None
-        grad_k = (
-            torch.matmul(grad_scores.transpose(-1, -2), (q * scale).transpose(1, 2)).transpose(1, 2) if need_k else None
-        )
+        grad_q, grad_k = query_key_grads(grad_scores, q, k, ctx.scale, need_q, need_k)
         return grad_q, grad_k, grad_v, grad_g, None, None, None

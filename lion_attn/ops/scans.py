@@ -20,7 +20,7 @@ from torch import Tensor
 
 from lion_attn.ops.inputs import _check_log_decay, _check_tensor, prepare
 from lion_attn.ops.masks import log_decay_block
-from lion_attn.ops.parallel import apply_scores, scores_grad
+from lion_attn.ops.parallel import apply_scores, log_decay_grad, query_key_grads, scores_grad
 
 # Beyond this prefix-sum magnitude, float32 differences of prefix sums lose too much; they are taken in float64.
 _FLAT_PREFIX = 64.0
@@ -120,12 +120,18 @@ def parallel_scans_sum(
         raise ValueError(f"need one scan order per log-decay tensor, got {len(gs)} decays and {len(orders)} orders")
     if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, *gs)):
         return _ScansFunction.apply(q, k, v, scale, eps, len(gs), *gs, *orders)
+    total = _summed_masks(gs, orders)[0]
+    scores = _scores(q, k, scale).mul_(total)
+    return apply_scores(scores, v, eps)[0]
+
+
+def _summed_masks(gs: list[Tensor], orders: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
+    """The [B', H, T, T] sum of every order's mask, and the masks themselves."""
     masks = [_scan_mask(g, order) for g, order in zip(gs, orders, strict=True)]
     total = masks[0]
     for mask in masks[1:]:
         total = total + mask
-    scores = _scores(q, k, scale).mul_(total)
-    return apply_scores(scores, v, eps)[0]
+    return total, masks
 
 
 def _scores(q: Tensor, k: Tensor, scale: float) -> Tensor:
@@ -163,10 +169,7 @@ class _ScansFunction(torch.autograd.Function):
         *decays_and_orders: Tensor,
     ) -> Tensor:
         gs, orders = decays_and_orders[:count], decays_and_orders[count:]
-        masks = [_scan_mask(g, order) for g, order in zip(gs, orders, strict=True)]
-        total = masks[0]
-        for mask in masks[1:]:
-            total = total + mask
+        total, masks = _summed_masks(list(gs), list(orders))
         raw = _scores(q, k, scale)
         scores = raw * total
         out, den = apply_scores(scores, v, eps)
@@ -193,21 +196,8 @@ class _ScansFunction(torch.autograd.Function):
                     continue
                 log_mask_grad = grad_raw_masked * masks[s]
                 log_mask_grad.mul_(_scan_signs(orders[s], log_mask_grad.dtype))
-                # Row and column sums in the mask's dtype (pairwise summation; a float64 copy of T x T costs more
-                # than the sums), their difference and its reverse prefix sum over T in float64.
-                grad_prefix = log_mask_grad.sum(dim=-1).double()
-                grad_prefix -= log_mask_grad.sum(dim=-2).double()  # [B, H, T] raster order
-                del log_mask_grad
-                grad_prefix = grad_prefix[..., orders[s]]  # scan order
-                grad_g = grad_prefix.flip(-1).cumsum(dim=-1).flip(-1).to(total.dtype).transpose(1, 2)
-                if grad_g.shape[0] != ctx.decay_batches[s]:
-                    grad_g = grad_g.sum(dim=0, keepdim=True)
-                grad_gs[s] = grad_g
+                grad_gs[s] = log_decay_grad(log_mask_grad, ctx.decay_batches[s], orders[s])
             del grad_raw_masked
         grad_scores.mul_(total)
-        scale = ctx.scale
-        grad_q = torch.matmul(grad_scores, (k * scale).transpose(1, 2)).transpose(1, 2) if need_q else None
-        grad_k = (
-            torch.matmul(grad_scores.transpose(-1, -2), (q * scale).transpose(1, 2)).transpose(1, 2) if need_k else None
-        )
+        grad_q, grad_k = query_key_grads(grad_scores, q, k, ctx.scale, need_q, need_k)
         return (grad_q, grad_k, grad_v, None, None, None, *grad_gs, *([None] * count))
