@@ -308,3 +308,14 @@ def test_resume_guards(image_run, tmp_path):
     # A resume of a finished run changes nothing and succeeds.
     assert main(["train", "image", "--resume", str(image_run)]) == 0
     assert (image_run / "metrics.jsonl").read_text() == before
+
+
+@pytest.mark.parametrize("flag, calls", [([], 1), (["--no-keep-freed-memory"], 0)])
+def test_train_keeps_freed_memory_unless_told_not_to(tmp_path, monkeypatch, flag, calls):
+    import lion_attn.runtime
+
+    seen = []
+    monkeypatch.setattr(lion_attn.runtime, "keep_freed_memory", lambda: seen.append(True) or True)
+    args = ["train", "image", *TINY_VIT, *COMMON, "--train-limit", "16", "--val-limit", "16", *flag]
+    assert main([*args, "--out", str(tmp_path / "run")]) == 0
+    assert len(seen) == calls
