@@ -1,8 +1,8 @@
 """The full-attention ("parallel") form of LION (spec section 2).
 
-``A = scale * (Q K^T) * M`` with ``M`` the symmetric bidirectional decay mask, then ``A [V, 1]``: numerators and
-denominators come out of one matrix product. Time O(T^2 K), memory O(T^2) per head: the fastest form for
-training at moderate lengths (196 patches, 128-token MLM).
+``A = scale * (Q K^T) * M`` with ``M`` the symmetric bidirectional decay mask, then ``A V`` divided by the row
+sums of ``A`` (plus ``eps``). Time O(T^2 K), memory O(T^2) per head: the fastest form for training at moderate
+lengths (196 patches, 128-token MLM).
 
 Its gradient is written out rather than left to autograd, which would keep and revisit several ``T x T``
 intermediates of the mask construction. With ``P = dA * A`` (the gradient of the log-mask), the prefix sums ``c``
@@ -21,7 +21,7 @@ from lion_attn.ops.masks import log_decay_block, mask_resets, reset_counts, sign
 # at once; the budget bounds one group's score block.
 _NO_GRAD_BLOCK_BYTES = 512 * 2**20
 # Rows per block of the long-sequence mask, and the prefix-sum magnitude below which float32 differences are
-# exact enough (its rounding step, ~8e-6, is then the worst error of any exponent).
+# exact enough (its rounding step, ~8e-6, is then the worst error of any exponent); scans.py uses it too.
 _MASK_ROWS = 64
 _FLAT_PREFIX = 64.0
 

@@ -6,7 +6,7 @@ product and every ``T x T`` pass, and permutes q, k and v twice. This module sha
 ``M_s[i, j] = exp(-|c_s(i) - c_s(j)|)``, with ``c_s`` the prefix sums of that order's log-decays read back at each
 raster position, so no ``T x T`` permutation is ever needed:
 
-    A = scale (Q K^T) * (M_1 + M_2 + ...),   sums = A [V, 1]   (numerators and denominators together).
+    A = scale (Q K^T) * (M_1 + M_2 + ...),   y_i = (A V)_i / (sum_j A[i, j] + eps).
 
 The gradient is written out. With ``P_s = dA * S * M_s`` (``S`` the raw scores) and ``sgn_s(i, j)`` the sign of
 ``pos_s(i) - pos_s(j)`` (positions in scan order), ``dL/dc_s(i) = sum_j (P_s[i, j] - P_s[j, i]) sgn_s(i, j)`` and the
@@ -20,10 +20,7 @@ from torch import Tensor
 
 from lion_attn.ops.inputs import _check_log_decay, _check_tensor, prepare
 from lion_attn.ops.masks import log_decay_block
-from lion_attn.ops.parallel import apply_scores, log_decay_grad, query_key_grads, scores_grad
-
-# Beyond this prefix-sum magnitude, float32 differences of prefix sums lose too much; they are taken in float64.
-_FLAT_PREFIX = 64.0
+from lion_attn.ops.parallel import _FLAT_PREFIX, apply_scores, log_decay_grad, query_key_grads, scores_grad
 
 
 def parallel_lion_scans(
@@ -144,6 +141,7 @@ def _scan_mask(g: Tensor, order: Tensor) -> Tensor:
     prefix = g.to(torch.float64).cumsum(dim=1).transpose(1, 2)  # [B', H, T] in scan order
     raster = torch.empty_like(prefix)
     raster[..., order] = prefix  # raster position order[s] holds the prefix sum of step s
+    # Beyond _FLAT_PREFIX, float32 differences of prefix sums lose too much: they are taken in float64.
     if g.dtype != torch.float64 and float(prefix[..., -1].min()) >= -_FLAT_PREFIX:
         raster = raster.to(g.dtype)
     return log_decay_block(raster, raster).to(g.dtype).exp_()
