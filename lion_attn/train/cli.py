@@ -71,7 +71,7 @@ def _common_flags(p: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="let glibc keep freed memory for reuse instead of faulting it in again (lion_attn.runtime; "
-        "4-8%% faster CPU training steps measured here; the process's resident size then stays at its peak)",
+        "3-8%% faster CPU training steps measured here; the process's resident size then stays at its peak)",
     )
 
 
