@@ -9,6 +9,7 @@ same numbers. This package provides the op (:mod:`lion_attn.ops`), layers (:mod:
 
 from __future__ import annotations
 
+from lion_attn._version import __version__
 from lion_attn.layers import Block, LionAttention, SoftmaxAttention, get_attn_modes, set_attn_mode
 from lion_attn.models import (
     LionBertConfig,
@@ -27,8 +28,6 @@ from lion_attn.models import (
     register_model,
 )
 from lion_attn.ops import MODES, chunk_lion, lion_attention, parallel_lion, recurrent_lion
-
-__version__ = "0.1.0"
 
 __all__ = [
     "MODES",

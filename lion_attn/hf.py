@@ -143,6 +143,7 @@ class LionBertHFForMaskedLM(LionBertHFPreTrainedModel):
     """:class:`lion_attn.models.LionForMaskedLM` as a transformers model (``AutoModelForMaskedLM``)."""
 
     _lion_class = LionForMaskedLM
+    # RUF012 wants ClassVar on a mutable class attribute; transformers reads this plain dict by name.
     _tied_weights_keys = {"head.decoder.weight": "bert.embeddings.word_embeddings.weight"}  # noqa: RUF012
 
     def get_output_embeddings(self) -> nn.Module:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv (if needed) and install lion-attn with everything the CLI, the tests and the benchmarks use.
-# torch is pinned to the CPU wheel this machine carries (pyproject pins torch==2.13.0).
+# torch is pinned to the CPU wheel this machine carries through constraints.txt (the library itself asks for
+# torch>=2.13 only, so users keep their own build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -8,11 +9,11 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.lion-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip 2>/dev/null || true
   # torch first and alone, so nothing else can pull a CUDA build in its place.
-  .venv/bin/python -m pip install --quiet "torch==2.13.0"
-  .venv/bin/python -m pip install --quiet -e ".[train,hf,dev]"
+  .venv/bin/python -m pip install --quiet -c constraints.txt torch
+  .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[train,hf,dev]"
   touch "$stamp"
 fi
 # Real data from Debian's packages when apt is usable (root, no network beyond the package mirrors); the

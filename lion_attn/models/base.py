@@ -14,7 +14,6 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterable
-from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -22,6 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from lion_attn._version import __version__
 from lion_attn.layers import ATTN_MODES, get_attn_modes, set_attn_mode
 
 __all__ = [
@@ -67,10 +67,7 @@ M = TypeVar("M", bound="LionModelMixin")
 
 
 def _library_version() -> str:
-    try:
-        return metadata.version("lion-attn")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+    return __version__
 
 
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> None:

@@ -7,6 +7,8 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
+# E402: these imports must follow importorskip, so the module is skipped cleanly without transformers.
+
 from lion_attn import hf  # noqa: E402
 from lion_attn.models import (  # noqa: E402
     LionBertConfig,
