@@ -2,9 +2,14 @@
 
 A checkpoint is a folder holding the model as written by its own ``save_pretrained`` (``config.json`` +
 weights), so ``lion_attn.models.load_pretrained`` rebuilds it with no training code, plus
-``trainer_state.pt`` with everything needed to continue the run bit for bit: optimiser, scheduler, step,
-epoch, position within the epoch, the RNG states of torch/numpy/python, the best metric, the run config
-and the task's own state (label names, tokenizer folder, ...).
+``trainer_state.pt`` with everything needed to continue the run bit for bit: the run state (step, epoch,
+position within the epoch, schedule, best metric), the optimiser, the RNG states of torch (CPU and every
+CUDA device), numpy and python, the run config and the task's own state (label names, tokenizer folder, ...).
+
+Loading never runs code: the trainer state holds only tensors and plain values (numbers, strings, lists,
+dicts), written so that ``torch.load(weights_only=True)`` reads it, and it is read only that way. A file
+that needs the full unpickler (a crafted one, or one from an older version) is refused with
+:class:`CheckpointError` before anything in it is executed.
 
 Every write goes to a temporary sibling first and is moved into place with ``os.replace``; a folder is
 built under a temporary name and swapped in, so an interrupted write never corrupts the previous
@@ -16,9 +21,11 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import random
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +35,8 @@ import torch
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "trainer_state.pt"
+# Version of the trainer state's layout; 1 was a full pickle (numpy arrays), which is no longer read.
+STATE_FORMAT = 2
 CKPT_DIR = "checkpoints"
 
 
@@ -72,15 +81,52 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
 
 
 def rng_state() -> dict[str, Any]:
-    """Capture the torch, numpy and python RNG states."""
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    """Capture the torch (CPU and, where present, every CUDA device), numpy and python RNG states.
+
+    Returns:
+        Tensors and plain values only, so that the weights-only loader reads them back.
+    """
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss = random.getstate()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "kind": str(kind),
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
+        "python": {"version": int(version), "internal": list(internal), "gauss": gauss},
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = [s.cpu() for s in torch.cuda.get_rng_state_all()]
+    return state
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore states captured by :func:`rng_state`."""
+    """Restore states captured by :func:`rng_state`.
+
+    CUDA states are restored when this process sees CUDA devices; a checkpoint written on a GPU machine
+    resumes on a CPU-only one without them (the CPU, numpy and python streams are still exact).
+    """
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    npy = state["numpy"]
+    keys = npy["keys"].numpy().astype(np.uint32)
+    np.random.set_state((npy["kind"], keys, npy["pos"], npy["has_gauss"], npy["cached_gaussian"]))
+    py = state["python"]
+    random.setstate((py["version"], tuple(py["internal"]), py["gauss"]))
+    cuda = state.get("cuda")
+    if cuda and torch.cuda.is_available():
+        if len(cuda) != torch.cuda.device_count():
+            logger.warning(
+                "the checkpoint has CUDA RNG states for %d device(s), this process sees %d: restoring the first %d",
+                len(cuda),
+                torch.cuda.device_count(),
+                min(len(cuda), torch.cuda.device_count()),
+            )
+        for index, cuda_state in enumerate(cuda[: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(cuda_state, index)
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -88,13 +134,19 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if hasattr(model, "module") and isinstance(model.module, torch.nn.Module) else model
 
 
-def save_checkpoint(folder: Path, model: torch.nn.Module, state: dict[str, Any]) -> Path:
+def save_checkpoint(
+    folder: Path,
+    model: torch.nn.Module,
+    state: dict[str, Any],
+    extra: Callable[[Path], None] | None = None,
+) -> Path:
     """Write ``model`` (via its ``save_pretrained``) and ``state`` to ``folder``, atomically.
 
     Args:
         folder: Destination, e.g. ``OUT/checkpoints/last``; replaced as a whole.
         model: Model with a ``save_pretrained(dir)`` method (DDP wrappers are unwrapped).
-        state: Picklable trainer state (see module docstring).
+        state: Trainer state of tensors and plain values (see module docstring).
+        extra: Writes more files into the (temporary) folder before it is swapped in (tokenizer, EMA weights).
 
     Returns:
         The folder.
@@ -104,6 +156,8 @@ def save_checkpoint(folder: Path, model: torch.nn.Module, state: dict[str, Any])
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
     try:
         unwrap(model).save_pretrained(str(tmp))
+        if extra is not None:
+            extra(tmp)
         torch.save(state, tmp / STATE_FILE)
         old = None
         if folder.exists():
@@ -181,16 +235,38 @@ def resolve_checkpoint(path: str | Path, prefer: str = "last") -> Path:
 
 
 def load_trainer_state(folder: Path) -> dict[str, Any]:
-    """Read ``trainer_state.pt`` from a checkpoint folder.
+    """Read ``trainer_state.pt`` from a checkpoint folder with the weights-only loader (no code runs).
 
     Raises:
-        CheckpointError: The file is missing or unreadable.
+        CheckpointError: The file is missing, unreadable, or holds objects the weights-only loader refuses.
     """
     path = Path(folder) / STATE_FILE
     if not path.is_file():
         raise CheckpointError(f"{folder} has no {STATE_FILE}: it is a model folder, not a training checkpoint")
+    state = safe_torch_load(path)
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise CheckpointError(f"{path} has trainer-state format {found!r}; this version reads format {STATE_FORMAT}")
+    return state
+
+
+def safe_torch_load(path: Path) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU, with a clear error for a file that needs more.
+
+    Raises:
+        CheckpointError: The file cannot be read, or holds objects other than tensors and plain values
+            (the full unpickler could run code from such a file, so it is never used).
+    """
     try:
-        # The state holds numpy RNG arrays and python tuples, which the weights-only unpickler refuses.
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # The loader's message is long; its line naming the refused global is the useful part.
+        lines = [line.strip() for line in str(exc).splitlines() if "global" in line.lower()]
+        first = lines[0].split(". Please")[0] if lines else type(exc).__name__
+        raise CheckpointError(
+            f"refused to load {path}: it holds objects other than tensors and plain values, which only the full "
+            "unpickler reads, and that can run code hidden in the file (it was crafted, or written by an older "
+            f"version of lion-attn); nothing in it was executed. Loader said: {first}"
+        ) from exc
     except Exception as exc:
         raise CheckpointError(f"cannot read {path}: {exc}") from exc

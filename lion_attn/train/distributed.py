@@ -81,13 +81,19 @@ def all_reduce_sums(values: dict[str, float], device: torch.device) -> dict[str,
     return dict(zip(keys, buf.tolist(), strict=True))
 
 
-def broadcast_flag(flag: bool, device: torch.device) -> bool:
-    """True on every rank if ``flag`` is True on any rank (used to stop all processes together)."""
+def max_over_ranks(value: float, device: torch.device) -> float:
+    """The largest of every rank's ``value`` (each rank gets the same number; ``value`` itself alone)."""
     if not (dist.is_available() and dist.is_initialized()):
-        return flag
-    buf = torch.tensor([1.0 if flag else 0.0], device=device)
+        return float(value)
+    buf = torch.tensor([float(value)], dtype=torch.float64, device=device)
     dist.all_reduce(buf, op=dist.ReduceOp.MAX)
-    return bool(buf.item() > 0)
+    return float(buf.item())
+
+
+def any_rank(flag: bool, device: torch.device) -> bool:
+    """True on every rank if ``flag`` is True on any rank (so that all processes stop together)."""
+    return max_over_ranks(1.0 if flag else 0.0, device) > 0
+
 
 
 def cleanup() -> None:

@@ -142,7 +142,8 @@ def _run_mode_subprocess(folder: Path, mode: str, data: str | None, batch_size: 
         if proc.returncode != 0 or not out.is_file():
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
             raise RuntimeError(f"evaluation in {mode!r} form failed:\n" + "\n".join(tail))
-        return torch.load(out, weights_only=False)
+        # The worker writes tensors and plain values only; read them without the code-running unpickler.
+        return ckpt.safe_torch_load(out)
 
 
 def evaluate_checkpoint(

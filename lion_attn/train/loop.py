@@ -1,25 +1,27 @@
 """The task-agnostic training loop.
 
-AdamW with linear warm-up and cosine decay (stepped per optimiser step), gradient clipping, optional bf16
+AdamW with linear warm-up and cosine decay (set per optimiser step), gradient clipping, optional bf16
 autocast, deterministic seeding, evaluation every epoch or every N steps, a progress bar, a metrics log
 and a plot, atomic ``last``/``best`` checkpoints, exact resumption, clean stops on SIGINT/SIGTERM or a
 time budget, and data parallelism through ``torch.distributed``.
 
-Exact resumption rests on three things: the data order of an epoch depends only on ``(seed, epoch)``
-(:mod:`lion_attn.train.sampler`), the checkpoint stores the position within the epoch, and every RNG
-(torch, numpy, python) is saved and restored; DataLoaders get their own generator so that creating one
-mid-epoch does not consume the global RNG.
+:meth:`Trainer.fit` is four steps around one :class:`~lion_attn.train.state.RunState`: restore (or start)
+the run, take training steps, evaluate and save when due, and decide whether to stop. Exact resumption
+rests on three things: the data order of an epoch depends only on ``(seed, epoch)``
+(:mod:`lion_attn.train.sampler`), the run state stores the position within the epoch, and every RNG is
+saved and restored; DataLoaders get their own generator so that creating one mid-epoch does not consume
+the global RNG.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
-import math
 import random
-import shutil
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,23 +30,18 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from lion_attn.train import checkpoint as ckpt
 from lion_attn.train.config import TrainConfig
-from lion_attn.train.distributed import DistInfo, all_reduce_sums, barrier, broadcast_flag
+from lion_attn.train.distributed import DistInfo, all_reduce_sums, any_rank, barrier
 from lion_attn.train.metrics import MetricsLog, plot_curves
+from lion_attn.train.rundir import RUN_FILES, RunError, check_out_dir
 from lion_attn.train.sampler import ShardedBatchSampler, ShardedEvalSampler
+from lion_attn.train.state import RunState, cosine_lr_factor
 from lion_attn.train.tasks.base import Task
 
 logger = logging.getLogger(__name__)
-
-# Files a run writes at the top of OUT; their presence means OUT "holds a run".
-RUN_FILES = ("config.json", "metrics.jsonl", "metrics.csv", "summary.json", "curves.png", ckpt.CKPT_DIR)
-
-
-class RunError(ValueError):
-    """A run cannot start (output directory in use, incompatible resume, ...)."""
 
 
 @dataclass
@@ -69,16 +66,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def cosine_lr_factor(step: int, total: int, warmup: int, min_ratio: float) -> float:
-    """Multiplier of the peak learning rate at ``step``: linear warm-up, then cosine decay to ``min_ratio``."""
-    if warmup > 0 and step < warmup:
-        return (step + 1) / warmup
-    if total <= warmup:
-        return 1.0
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """Decay matrices only; biases, norm gains and 1-d parameters (decay logits, tokens) are not decayed."""
     decay, no_decay = [], []
@@ -87,28 +74,6 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
             continue
         (decay if p.ndim >= 2 else no_decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def check_out_dir(out: Path, resume: bool, overwrite: bool) -> None:
-    """Refuse to start a fresh run in a directory that holds another run unless ``overwrite`` is set.
-
-    Raises:
-        RunError: ``out`` exists, holds run files and neither ``resume`` nor ``overwrite`` is set.
-    """
-    if out.exists() and not out.is_dir():
-        raise RunError(f"--out {out} exists and is not a directory")
-    if resume or not out.is_dir():
-        return
-    present = [name for name in RUN_FILES if (out / name).exists()]
-    if present and not overwrite:
-        raise RunError(
-            f"--out {out} already holds a run ({', '.join(present)}); pass --resume {out} to continue it, "
-            "--overwrite to replace it, or choose another --out"
-        )
-    if present:
-        for name in present:
-            path = out / name
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 class Trainer:
@@ -126,14 +91,110 @@ class Trainer:
         self.dist = dist_info or DistInfo()
         self.out = Path(config.out)
         self.ckpt_dir = self.out / ckpt.CKPT_DIR
+        self.run = RunState()
         self._signal: int | None = None
-        self._running: tuple[float, int] = (0.0, 0)
+        self._start_time = time.monotonic()
+        self._elapsed_before = 0.0
+        self._bar: Any = None
+        self._samples_seen = 0
 
-    def _loader(self, sampler: Any, epoch: int, start: int) -> DataLoader:
+    # Restore (or start) -------------------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        """Check the output directory, build the model and optimiser, and restore the checkpoint if resuming."""
+        cfg, task = self.config, self.task
+        resume_dir: Path | None = None
+        saved: dict[str, Any] | None = None
+        if cfg.resume:
+            resume_dir = ckpt.resolve_checkpoint(cfg.resume)
+            saved = ckpt.load_trainer_state(resume_dir)
+            self._check_compatible(saved)
+        if self.dist.is_main:
+            check_out_dir(self.out, resume=saved is not None, overwrite=cfg.overwrite)
+            self.out.mkdir(parents=True, exist_ok=True)
+            cfg.to_json(self.out / "config.json")
+        barrier()
+
+        seed_everything(cfg.seed)
+        self.model = task.build_model().to(self.dist.device)
+        self.sampler = ShardedBatchSampler(
+            len(task.train_dataset), cfg.batch_size, cfg.seed, self.dist.rank, self.dist.world_size
+        )
+        self.steps_per_epoch = self.sampler.num_batches()
+        self.optimizer = torch.optim.AdamW(param_groups(self.model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.999))
+        total = cfg.max_steps or cfg.epochs * self.steps_per_epoch
+        self.run = RunState(total_steps=total, warmup_steps=min(cfg.warmup_steps(total), total))
+        self.log = MetricsLog(self.out)
+        if saved is not None and resume_dir is not None:
+            self._restore(resume_dir, saved)
+        elif self.dist.is_main:
+            self.log.load(up_to_step=-1)
+        self._set_lr()
+        self.train_model: nn.Module = self.model
+        if self.dist.enabled:
+            self.train_model = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.dist.local_rank] if self.dist.device.type == "cuda" else None
+            )
+
+    def _restore(self, folder: Path, saved: dict[str, Any]) -> None:
+        loaded = self.task.load_model(folder)
+        try:
+            self.model.load_state_dict(ckpt.unwrap(loaded).state_dict())
+        except RuntimeError as exc:
+            raise RunError(f"cannot resume from {folder}: its model does not match this run's ({exc})") from exc
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.run = RunState.from_dict(saved["run"])
+        self._elapsed_before = self.run.elapsed_min
+        ckpt.set_rng_state(saved["rng"])
+        if self.dist.is_main:
+            self.log.load(up_to_step=self.run.step)
+        logger.info(
+            "resumed from %s at step %d (epoch %d, batch %d)",
+            folder,
+            self.run.step,
+            self.run.epoch,
+            self.run.batch_in_epoch,
+        )
+
+    def _check_compatible(self, saved: dict[str, Any]) -> None:
+        old = TrainConfig.from_dict(saved.get("config", {}))
+        if saved.get("task") != self.task.name:
+            raise RunError(
+                f"cannot resume: the checkpoint is from a '{saved.get('task')}' run, this is a '{self.task.name}' run"
+            )
+        diffs = self.config.differences(old)
+        if diffs:
+            raise RunError("cannot resume with an incompatible config:\n  " + "\n  ".join(diffs))
+
+    def _announce(self) -> None:
+        if not self.dist.is_main:
+            return
+        cfg, run = self.config, self.run
+        n_params = sum(p.numel() for p in self.model.parameters())
+        logger.info("%s; model %s (%.2fM parameters)", self.task.describe(), cfg.model, n_params / 1e6)
+        logger.info(
+            "%d steps (%d per epoch), global batch %d over %d process(es), warm-up %d, lr %g",
+            run.total_steps,
+            self.steps_per_epoch,
+            cfg.batch_size,
+            self.dist.world_size,
+            run.warmup_steps,
+            cfg.lr,
+        )
+
+    # Steps ----------------------------------------------------------------------------------------------
+
+    def _set_lr(self) -> None:
+        """Apply the schedule's learning rate for the next step (a pure function of the run state)."""
+        lr = self.config.lr * self.run.lr_factor(self.config.min_lr / self.config.lr)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def _loader(self, dataset: Dataset, sampler: Any, seed: int) -> DataLoader:
         gen = torch.Generator()
-        gen.manual_seed(self.config.seed * 1_000_003 + epoch * 1009 + start)
+        gen.manual_seed(seed)
         return DataLoader(
-            self.task.train_dataset if isinstance(sampler, ShardedBatchSampler) else self.task.eval_dataset,
+            dataset,
             batch_sampler=sampler,
             collate_fn=self.task.collate,
             num_workers=self.config.num_workers,
@@ -149,15 +210,72 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.dist.device.type, dtype=torch.bfloat16)
 
+    def _train_step(self, batch: dict[str, torch.Tensor]) -> None:
+        """One optimiser step on ``batch``; advances the run state's counters."""
+        cfg, run = self.config, self.run
+        batch = self._to_device(self.task.prepare_batch(batch, run.step, cfg.seed))
+        with self._autocast():
+            loss = self.task.train_loss(self.train_model, batch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss is {loss.item()} at step {run.step}; lower --lr or disable --bf16")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        run.step += 1
+        run.batch_in_epoch += 1
+        self._set_lr()
+        loss_value = float(loss.detach())
+        if self.dist.enabled:
+            loss_value = all_reduce_sums({"l": loss_value}, self.dist.device)["l"] / self.dist.world_size
+        run.running_loss += loss_value
+        run.running_n += 1
+        self._samples_seen += self.task.batch_size_of(batch) * self.dist.world_size
+        self._report_step(loss_value)
+
+    def _report_step(self, loss_value: float) -> None:
+        run = self.run
+        rate = self._samples_seen / max(1e-9, time.monotonic() - self._start_time)
+        if self._bar is not None:
+            self._bar.set_postfix(loss=f"{loss_value:.4f}", samples_s=f"{rate:.0f}", refresh=False)
+            self._bar.update(1)
+        elif self.dist.is_main and run.step % self.config.log_every == 0:
+            logger.info("step %d/%d loss %.4f (%.0f samples/s)", run.step, run.total_steps, loss_value, rate)
+
+    def _train_loop(self) -> str:
+        """Train until the schedule ends or a stop condition holds; returns the status."""
+        run = self.run
+        self.train_model.train()
+        while run.step < run.total_steps:
+            self.sampler.set_epoch(run.epoch, run.batch_in_epoch)
+            seed = self.config.seed * 1_000_003 + run.epoch * 1009 + run.batch_in_epoch
+            for batch in self._loader(self.task.train_dataset, self.sampler, seed):
+                self._train_step(batch)
+                epoch_done = run.batch_in_epoch >= self.steps_per_epoch
+                if epoch_done:
+                    run.epoch, run.batch_in_epoch = run.epoch + 1, 0
+                if self._eval_due(epoch_done):
+                    self._evaluate_and_save()
+                status = self._should_stop()
+                if status is not None:
+                    return status
+                if run.step >= run.total_steps or epoch_done:
+                    break
+        return "completed"
+
+    # Evaluate and save ------------------------------------------------------------------------------------
+
     @torch.no_grad()
-    def evaluate(self, model: nn.Module) -> dict[str, float]:
-        """Metrics of ``model`` on the task's evaluation set, summed over all processes."""
+    def evaluate(self, model: nn.Module, dataset: Dataset | None = None) -> dict[str, float]:
+        """Metrics of ``model`` on ``dataset`` (default: the task's evaluation set), summed over all processes."""
+        dataset = self.task.eval_dataset if dataset is None else dataset
         was_training = model.training
         model.eval()
         bs = self.config.eval_batch_size or 2 * self.config.batch_size
-        sampler = ShardedEvalSampler(len(self.task.eval_dataset), bs, self.dist.rank, self.dist.world_size)
+        sampler = ShardedEvalSampler(len(dataset), bs, self.dist.rank, self.dist.world_size)
         sums: dict[str, float] = {}
-        for index, batch in enumerate(self._loader(sampler, 0, 0)):
+        for index, batch in enumerate(self._loader(dataset, sampler, self.config.seed * 1_000_003)):
             batch = self.task.prepare_eval_batch(batch, index * self.dist.world_size + self.dist.rank)
             with self._autocast():
                 part = self.task.eval_sums(model, self._to_device(batch))
@@ -167,8 +285,77 @@ class Trainer:
         model.train(was_training)
         return self.task.compute_metrics(sums)
 
+    def _eval_due(self, epoch_done: bool) -> bool:
+        every, step = self.config.eval_every_steps, self.run.step
+        if step >= self.run.total_steps:
+            # The end of the schedule is evaluated once, after the loop.
+            return False
+        return bool(every and step % every == 0) or (every is None and epoch_done)
+
+    def _evaluate_and_save(self) -> None:
+        """Evaluate, log a row, save ``last`` and copy it to ``best`` when the metric improved."""
+        run, task = self.run, self.task
+        metrics = self.evaluate(self.model)
+        run.last_eval_step = run.step
+        value = metrics.get(task.metric)
+        improved = run.improves(value, task.greater_is_better)
+        if improved:
+            run.best, run.best_step = value, run.step
+        row = {
+            "step": run.step,
+            "epoch": self._epoch_float(),
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "train_loss": run.take_running_loss(),
+            **metrics,
+            "elapsed_min": round(self.minutes(), 4),
+        }
+        if self.dist.is_main:
+            self.log.append(row)
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+            msg = f"step {run.step}/{run.total_steps} epoch {row['epoch']:.2f}: {shown}"
+            (self._bar.write(msg) if self._bar is not None else logger.info(msg))
+        self._save("last")
+        if improved and self.dist.is_main:
+            ckpt.copy_checkpoint(self.ckpt_dir / "last", self.ckpt_dir / "best")
+        barrier()
+
+    def _save(self, name: str) -> None:
+        """Write the model and the trainer state (run state, optimiser, RNGs, config) to ``checkpoints/<name>``."""
+        if not self.dist.is_main:
+            return
+        state = {
+            "format": ckpt.STATE_FORMAT,
+            "run": {**self.run.to_dict(), "elapsed_min": self.minutes()},
+            "optimizer": self.optimizer.state_dict(),
+            "rng": ckpt.rng_state(),
+            "config": self.config.to_dict(),
+            "task": self.task.name,
+            "metric": self.task.metric,
+            "task_state": self.task.state_dict(),
+            "world_size": self.dist.world_size,
+        }
+        ckpt.save_checkpoint(self.ckpt_dir / name, self.model, state, extra=self.task.save_artifacts)
+
+    # Stop --------------------------------------------------------------------------------------------------
+
+    def minutes(self) -> float:
+        """Training minutes of this run so far, earlier invocations included."""
+        return self._elapsed_before + (time.monotonic() - self._start_time) / 60.0
+
+    def _should_stop(self) -> str | None:
+        """The reason to stop now (agreed by every process), or None to go on."""
+        cfg, run = self.config, self.run
+        if any_rank(self._signal is not None, self.dist.device):
+            return "signal"
+        budget_s = cfg.max_minutes * 60.0
+        if budget_s and any_rank(time.monotonic() - self._start_time >= budget_s, self.dist.device):
+            return "time_budget"
+        if cfg.stop_after and cfg.stop_after <= run.step < run.total_steps:
+            return "stopped"
+        return None
+
     def _install_signals(self) -> dict[int, Any]:
-        if threading_main() is False:
+        if threading.current_thread() is not threading.main_thread():
             return {}
 
         def handler(signum: int, _frame: Any) -> None:
@@ -178,305 +365,73 @@ class Trainer:
             self._signal = signum
             logger.warning("received %s: finishing the current step, then saving", signal.Signals(signum).name)
 
-        previous = {}
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, handler)
-        return previous
+        return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def _finish(self, status: str) -> None:
+        """The last evaluation of a finished run, or the checkpoint of an interrupted one."""
+        if status in ("completed", "time_budget") and self.run.last_eval_step != self.run.step:
+            self._evaluate_and_save()
+        elif status in ("signal", "stopped"):
+            self._save("last")
+            barrier()
+
+    def _epoch_float(self) -> float:
+        return round(self.run.epoch + self.run.batch_in_epoch / max(1, self.steps_per_epoch), 4)
+
+    def _summarise(self, status: str) -> dict[str, Any]:
+        run, task = self.run, self.task
+        rows = self.log.rows if self.dist.is_main else []
+        summary = {
+            "metric": task.metric,
+            "final": rows[-1].get(task.metric) if rows else None,
+            "best": run.best,
+            "best_step": run.best_step,
+            "steps": run.step,
+            "total_steps": run.total_steps,
+            "epochs": self._epoch_float(),
+            "minutes": round(self.minutes(), 3),
+            "status": status,
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+        }
+        if self.dist.is_main:
+            ckpt.atomic_write_text(self.out / "summary.json", json.dumps(summary, indent=2) + "\n")
+            if rows:
+                plot_curves(rows, self.out / "curves.png", title=f"{task.name} - {self.config.model}")
+            logger.info("%s after %d steps (%.1f min): %s", status, run.step, summary["minutes"], summary)
+        return summary
 
     def fit(self) -> FitResult:
         """Run training to completion, to the time budget, to ``stop_after`` or to a signal."""
-        cfg, task, is_main = self.config, self.task, self.dist.is_main
-        resume_dir: Path | None = None
-        state: dict[str, Any] | None = None
-        if cfg.resume:
-            resume_dir = ckpt.resolve_checkpoint(cfg.resume)
-            state = ckpt.load_trainer_state(resume_dir)
-            self._check_compatible(state)
-        if is_main:
-            check_out_dir(self.out, resume=state is not None, overwrite=cfg.overwrite)
-            self.out.mkdir(parents=True, exist_ok=True)
-            cfg.to_json(self.out / "config.json")
-        barrier()
-
-        seed_everything(cfg.seed)
-        model = task.build_model().to(self.dist.device)
-        train_sampler = ShardedBatchSampler(
-            len(task.train_dataset), cfg.batch_size, cfg.seed, self.dist.rank, self.dist.world_size
-        )
-        steps_per_epoch = train_sampler.num_batches()
-        total = cfg.max_steps or cfg.epochs * steps_per_epoch
-        warmup = min(cfg.warmup_steps(total), total)
-        optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.999))
-        min_ratio = cfg.min_lr / cfg.lr
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: cosine_lr_factor(s, total, warmup, min_ratio)
-        )
-
-        step, epoch, batch_in_epoch, elapsed_before = 0, 0, 0, 0.0
-        best, best_step, last_eval_step = None, 0, -1
-        log = MetricsLog(self.out)
-        if state is not None and resume_dir is not None:
-            loaded = task.load_model(resume_dir)
-            try:
-                model.load_state_dict(ckpt.unwrap(loaded).state_dict())
-            except RuntimeError as exc:
-                raise RunError(f"cannot resume from {resume_dir}: its model does not match this run's ({exc})") from exc
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            step, epoch, batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
-            best, best_step = state.get("best"), state.get("best_step", 0)
-            last_eval_step = state.get("last_eval_step", -1)
-            self._running = tuple(state.get("running_loss", (0.0, 0)))
-            elapsed_before = state.get("elapsed_min", 0.0)
-            ckpt.set_rng_state(state["rng"])
-            if is_main:
-                log.load(up_to_step=step)
-            logger.info("resumed from %s at step %d (epoch %d, batch %d)", resume_dir, step, epoch, batch_in_epoch)
-        elif is_main:
-            log.load(up_to_step=-1)
-
-        train_model: nn.Module = model
-        if self.dist.enabled:
-            train_model = nn.parallel.DistributedDataParallel(
-                model, device_ids=[self.dist.local_rank] if self.dist.device.type == "cuda" else None
-            )
-        n_params = sum(p.numel() for p in model.parameters())
-        if is_main:
-            logger.info("%s; model %s (%.2fM parameters)", task.describe(), cfg.model, n_params / 1e6)
-            logger.info(
-                "%d steps (%d per epoch), global batch %d over %d process(es), warm-up %d, lr %g",
-                total,
-                steps_per_epoch,
-                cfg.batch_size,
-                self.dist.world_size,
-                warmup,
-                cfg.lr,
-            )
-
-        start_time = time.monotonic()
-        budget_s = cfg.max_minutes * 60.0
+        self._prepare()
+        self._announce()
+        self._start_time = time.monotonic()
         previous_handlers = self._install_signals()
-        status = "completed"
-        running_loss, running_n = self._running
-        show_bar = cfg.progress and is_main and sys.stderr.isatty()
-        bar = None
-        if show_bar:
+        if self.config.progress and self.dist.is_main and sys.stderr.isatty():
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=total, initial=step, dynamic_ncols=True, desc=f"train {task.name}")
-        seen_samples, window_start = 0, time.monotonic()
-
-        def minutes() -> float:
-            return elapsed_before + (time.monotonic() - start_time) / 60.0
-
-        def do_eval_and_save() -> None:
-            nonlocal best, best_step, last_eval_step, running_loss, running_n
-            metrics = self.evaluate(model)
-            last_eval_step = step
-            value = metrics.get(task.metric)
-            improved = value is not None and (
-                best is None or (value > best if task.greater_is_better else value < best)
+            self._bar = tqdm(
+                total=self.run.total_steps, initial=self.run.step, dynamic_ncols=True, desc=f"train {self.task.name}"
             )
-            if improved:
-                best, best_step = value, step
-            row = {
-                "step": step,
-                "epoch": round(epoch + batch_in_epoch / max(1, steps_per_epoch), 4),
-                "lr": optimizer.param_groups[0]["lr"],
-                "train_loss": running_loss / running_n if running_n else None,
-                **metrics,
-                "elapsed_min": round(minutes(), 4),
-            }
-            running_loss, running_n = 0.0, 0
-            self._running = (running_loss, running_n)
-            if is_main:
-                log.append(row)
-                shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-                msg = f"step {step}/{total} epoch {row['epoch']:.2f}: {shown}"
-                (bar.write(msg) if bar is not None else logger.info(msg))
-            self._save(
-                "last",
-                model,
-                optimizer,
-                scheduler,
-                step,
-                epoch,
-                batch_in_epoch,
-                best,
-                best_step,
-                last_eval_step,
-                minutes(),
-            )
-            if improved and is_main:
-                ckpt.copy_checkpoint(self.ckpt_dir / "last", self.ckpt_dir / "best")
-            barrier()
-
-        train_model.train()
         try:
-            while step < total and status == "completed":
-                train_sampler.set_epoch(epoch, batch_in_epoch)
-                for batch in self._loader(train_sampler, epoch, batch_in_epoch):
-                    batch = task.prepare_batch(batch, step, cfg.seed)
-                    batch = self._to_device(batch)
-                    with self._autocast():
-                        loss = task.train_loss(train_model, batch)
-                    if not torch.isfinite(loss):
-                        raise FloatingPointError(f"loss is {loss.item()} at step {step}; lower --lr or disable --bf16")
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    if cfg.grad_clip > 0:
-                        nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                    optimizer.step()
-                    scheduler.step()
-                    step += 1
-                    batch_in_epoch += 1
-                    loss_value = loss.detach()
-                    if self.dist.enabled:
-                        loss_value = torch.tensor(
-                            all_reduce_sums({"l": float(loss_value)}, self.dist.device)["l"] / self.dist.world_size
-                        )
-                    running_loss += float(loss_value)
-                    running_n += 1
-                    self._running = (running_loss, running_n)
-                    seen_samples += task.batch_size_of(batch) * self.dist.world_size
-                    if bar is not None:
-                        rate = seen_samples / max(1e-9, time.monotonic() - window_start)
-                        bar.set_postfix(loss=f"{float(loss_value):.4f}", samples_s=f"{rate:.0f}", refresh=False)
-                        bar.update(1)
-                    elif is_main and step % cfg.log_every == 0:
-                        rate = seen_samples / max(1e-9, time.monotonic() - window_start)
-                        logger.info("step %d/%d loss %.4f (%.0f samples/s)", step, total, float(loss_value), rate)
-                    epoch_done = batch_in_epoch >= steps_per_epoch
-                    if epoch_done:
-                        epoch, batch_in_epoch = epoch + 1, 0
-                    every = cfg.eval_every_steps
-                    if step < total and ((every and step % every == 0) or (every is None and epoch_done)):
-                        do_eval_and_save()
-                    stop = self._signal is not None
-                    stop = broadcast_flag(stop, self.dist.device) if self.dist.enabled else stop
-                    if stop:
-                        status = "signal"
-                    elif budget_s and (time.monotonic() - start_time) >= budget_s:
-                        status = "time_budget"
-                    elif cfg.stop_after and step >= cfg.stop_after and step < total:
-                        status = "stopped"
-                    if status != "completed" or step >= total or epoch_done:
-                        break
-            if status in ("completed", "time_budget") and last_eval_step != step:
-                do_eval_and_save()
-            elif status in ("signal", "stopped"):
-                self._save(
-                    "last",
-                    model,
-                    optimizer,
-                    scheduler,
-                    step,
-                    epoch,
-                    batch_in_epoch,
-                    best,
-                    best_step,
-                    last_eval_step,
-                    minutes(),
-                )
-                barrier()
+            status = self._train_loop()
+            self._finish(status)
         finally:
-            if bar is not None:
-                bar.close()
+            if self._bar is not None:
+                self._bar.close()
             for sig, handler in previous_handlers.items():
                 signal.signal(sig, handler)
-
-        final = log.rows[-1].get(task.metric) if (is_main and log.rows) else None
-        summary = {
-            "metric": task.metric,
-            "final": final,
-            "best": best,
-            "best_step": best_step,
-            "steps": step,
-            "total_steps": total,
-            "epochs": round(epoch + batch_in_epoch / max(1, steps_per_epoch), 4),
-            "minutes": round(minutes(), 3),
-            "status": status,
-            "parameters": n_params,
-        }
-        if is_main:
-            ckpt.atomic_write_text(self.out / "summary.json", _json(summary))
-            if log.rows:
-                plot_curves(log.rows, self.out / "curves.png", title=f"{task.name} - {cfg.model}")
-            logger.info("%s after %d steps (%.1f min): %s", status, step, summary["minutes"], summary)
+        summary = self._summarise(status)
         barrier()
         return FitResult(status=status, summary=summary, signum=self._signal)
 
-    def _save(
-        self,
-        name: str,
-        model: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        scheduler: Any,
-        step: int,
-        epoch: int,
-        batch_in_epoch: int,
-        best: float | None,
-        best_step: int,
-        last_eval_step: int,
-        elapsed_min: float,
-    ) -> None:
-        if not self.dist.is_main:
-            return
-        state = {
-            "format": 1,
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "step": step,
-            "epoch": epoch,
-            "batch_in_epoch": batch_in_epoch,
-            "best": best,
-            "best_step": best_step,
-            "metric": self.task.metric,
-            "last_eval_step": last_eval_step,
-            "elapsed_min": elapsed_min,
-            # The mean training loss since the last evaluation is logged at the next one: keep its sum.
-            "running_loss": getattr(self, "_running", (0.0, 0)),
-            "rng": ckpt.rng_state(),
-            "config": self.config.to_dict(),
-            "task": self.task.name,
-            "task_state": self.task.state_dict(),
-            "world_size": self.dist.world_size,
-        }
-        folder = self.ckpt_dir / name
 
-        class _WithArtifacts:
-            # save_pretrained plus the task's artifacts (tokenizer, label names) in the same temp folder.
-            def __init__(self, inner: nn.Module, task: Task) -> None:
-                self.inner, self.task = inner, task
-
-            def save_pretrained(self, path: str) -> None:
-                self.inner.save_pretrained(path)
-                self.task.save_artifacts(Path(path))
-
-        ckpt.save_checkpoint(folder, _WithArtifacts(ckpt.unwrap(model), self.task), state)  # type: ignore[arg-type]
-
-    def _check_compatible(self, state: dict[str, Any]) -> None:
-        old = TrainConfig.from_dict(state.get("config", {}))
-        if state.get("task") != self.task.name:
-            raise RunError(
-                f"cannot resume: the checkpoint is from a '{state.get('task')}' run, this is a '{self.task.name}' run"
-            )
-        diffs = self.config.differences(old)
-        if diffs:
-            raise RunError("cannot resume with an incompatible config:\n  " + "\n  ".join(diffs))
-
-
-def threading_main() -> bool:
-    """Whether this is the main thread (only it may install signal handlers)."""
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
-def _json(obj: Any) -> str:
-    import json
-
-    return json.dumps(obj, indent=2) + "\n"
-
-
-__all__ = ["FitResult", "RunError", "Trainer", "cosine_lr_factor", "seed_everything"]
+__all__ = [
+    "RUN_FILES",
+    "FitResult",
+    "RunError",
+    "Trainer",
+    "check_out_dir",
+    "cosine_lr_factor",
+    "param_groups",
+    "seed_everything",
+]

@@ -110,8 +110,8 @@ def test_resume_after_stop_is_bit_identical(tmp_path):
     Trainer(cfg(tmp_path / "a"), ToyTask()).fit()
     first = Trainer(cfg(tmp_path / "b", stop_after=11), ToyTask()).fit()
     assert first.status == "stopped" and first.summary["steps"] == 11
-    state = ckpt.load_trainer_state(tmp_path / "b" / "checkpoints" / "last")
-    assert (state["step"], state["epoch"], state["batch_in_epoch"]) == (11, 1, 3)
+    run = ckpt.load_trainer_state(tmp_path / "b" / "checkpoints" / "last")["run"]
+    assert (run["step"], run["epoch"], run["batch_in_epoch"]) == (11, 1, 3)
     second = Trainer(cfg(tmp_path / "b", resume=str(tmp_path / "b")), ToyTask()).fit()
     assert second.status == "completed" and second.summary["steps"] == 24
     assert_same_weights(tmp_path / "a", tmp_path / "b")
@@ -130,7 +130,7 @@ def test_sigterm_saves_and_resume_is_bit_identical(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM, err
     state = ckpt.load_trainer_state(tmp_path / "sig" / "checkpoints" / "last")
-    assert 5 <= state["step"] < 24
+    assert 5 <= state["run"]["step"] < 24
     assert json.loads((tmp_path / "sig" / "summary.json").read_text())["status"] == "signal"
     Trainer(cfg(tmp_path / "sig", resume=str(tmp_path / "sig")), ToyTask()).fit()
     Trainer(cfg(tmp_path / "ref"), ToyTask()).fit()
@@ -204,9 +204,9 @@ def test_interrupted_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
     monkeypatch.setattr(ckpt.torch, "save", boom)
     model = ToyTask().build_model()
     with pytest.raises(OSError, match="disk full"):
-        ckpt.save_checkpoint(last, model, {"step": 99})
+        ckpt.save_checkpoint(last, model, {"run": {"step": 99}})
     monkeypatch.undo()
-    assert ckpt.load_trainer_state(last)["step"] == 3
+    assert ckpt.load_trainer_state(last)["run"]["step"] == 3
     assert all(torch.equal(before[k], weights(out)[k]) for k in before)
     assert not list((out / "checkpoints").glob(".tmp-*"))
     # A crash between the two renames of the swap leaves only the .old- copy; it is found and used.
@@ -218,4 +218,4 @@ def test_time_budget_stops_evaluates_and_saves(tmp_path):
     result = Trainer(cfg(tmp_path / "run", max_minutes=0.001), ToyTask(sleep=0.1)).fit()
     assert result.status == "time_budget" and 0 < result.summary["steps"] < 24
     assert rows(tmp_path / "run")[-1]["step"] == result.summary["steps"]
-    assert ckpt.load_trainer_state(tmp_path / "run" / "checkpoints" / "last")["step"] == result.summary["steps"]
+    assert ckpt.load_trainer_state(tmp_path / "run" / "checkpoints" / "last")["run"]["step"] == result.summary["steps"]
