@@ -95,7 +95,6 @@ def any_rank(flag: bool, device: torch.device) -> bool:
     return max_over_ranks(1.0 if flag else 0.0, device) > 0
 
 
-
 def cleanup() -> None:
     """Leave the process group."""
     if dist.is_available() and dist.is_initialized():
