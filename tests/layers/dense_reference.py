@@ -1,8 +1,8 @@
-"""Literal float64 references for the layer tests: LION attention as explicit masked matrices.
+"""Float64 references for the layer tests: a LionAttention recomputed by hand around the literal op.
 
-Spec sections 2, 3 and 7 (``shared/spec/lion.md``): the mask entry ``M[i, j]`` is the product of the decays
-strictly after ``min(i, j)`` up to ``max(i, j)``; the two-scan variant adds the masked score matrices of two
-snake orders in raster order before normalising. Shares no code with ``lion_attn``.
+The projections, feature maps and decays of a layer are recomputed here from its parameters; the attention itself
+is the literal reference :mod:`lion_attn.ops.naive` (single scan: :func:`naive_parallel`; the two-scan variant:
+:func:`naive_scans`, which adds the masks of the two snake orders in raster order before normalising).
 """
 
 from __future__ import annotations
@@ -10,29 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-
-def decay_mask(lam: torch.Tensor) -> torch.Tensor:
-    """Bidirectional mask [B, H, T, T] from decays ``lam`` [B, T, H], by explicit products."""
-    batch, length, heads = lam.shape
-    mask = torch.ones(batch, heads, length, length, dtype=lam.dtype)
-    for i in range(length):
-        for j in range(length):
-            lo, hi = min(i, j), max(i, j)
-            mask[:, :, i, j] = lam[:, lo + 1 : hi + 1].prod(dim=1)
-    return mask
-
-
-def scores(q: torch.Tensor, k: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
-    """Masked, scaled scores [B, H, T, T]; ``q, k`` [B, T, H, K] already feature-mapped."""
-    scale = q.shape[-1] ** -0.5
-    return scale * torch.einsum("bihk,bjhk->bhij", q, k) * decay_mask(lam)
-
-
-def normalise(a: torch.Tensor, v: torch.Tensor, eps: float) -> torch.Tensor:
-    """``(A v) / (rowsum(A) + eps)`` as [B, T, H, V] for ``a`` [B, H, T, T] and ``v`` [B, T, H, V]."""
-    num = torch.einsum("bhij,bjhv->bihv", a, v)
-    den = a.sum(-1).transpose(1, 2)[..., None]
-    return num / (den + eps)
+from lion_attn.ops.naive import naive_parallel, naive_scans
 
 
 def snake(h: int, w: int, by_rows: bool) -> list[int]:
@@ -78,27 +56,33 @@ def output_projection(layer, y: torch.Tensor) -> torch.Tensor:
     return y @ layer.proj.weight.double().t() + layer.proj.bias.double()
 
 
+def _log_decays(lam: torch.Tensor) -> torch.Tensor | None:
+    """Log-decays [B, T, H] of decays ``lam``, or None when every decay is 1 (LION-LIT)."""
+    return None if bool((lam == 1).all()) else lam.log()
+
+
 def lion_layer_reference(layer, x: torch.Tensor) -> torch.Tensor:
     """Output [B, T, dim] of a single-scan LionAttention (default feature map), in float64."""
     q, k, v = projections(layer, x)
-    a = scores(q, k, layer_decays(layer, layer.decay, x))
-    return output_projection(layer, normalise(a, v, layer.eps))
+    lam = layer_decays(layer, layer.decay, x)
+    y = naive_parallel(q, k, v, _log_decays(lam), eps=layer.eps)
+    return output_projection(layer, y)
 
 
 def two_scan_reference(layer, x: torch.Tensor) -> torch.Tensor:
-    """Output [B, T, dim] of a two-scan LionAttention (spec section 7), in float64."""
+    """Output [B, T, dim] of a two-scan LionAttention, in float64: prefix tokens first with decay 1, then the patches
+    in each snake order, each order with its own decays."""
     h, w = layer.grid_size
     prefix = layer.num_prefix_tokens
     q, k, v = projections(layer, x)
-    total = 0.0
+    gs, orders = [], []
     for decay, by_rows in ((layer.decay, True), (layer.decay_col, False)):
         perm = list(range(prefix)) + [prefix + r for r in snake(h, w, by_rows)]
-        lam = layer_decays(layer, decay, x)[:, perm].clone()
+        lam = layer_decays(layer, decay, x)[:, perm].clone()  # in scan order
         lam[:, :prefix] = 1.0
-        a_scan = scores(q[:, perm], k[:, perm], lam)
-        inv = torch.argsort(torch.tensor(perm))
-        total = total + a_scan[:, :, inv][:, :, :, inv]
-    return output_projection(layer, normalise(total, v, layer.eps))
+        gs.append(lam.log())
+        orders.append(torch.tensor(perm))
+    return output_projection(layer, naive_scans(q, k, v, gs, orders, eps=layer.eps))
 
 
 def rel_err(actual: torch.Tensor, expected: torch.Tensor) -> float:
