@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lion_attn.layers import ATTN_MODES
 from lion_attn.train.config import RUNTIME_FIELDS, TrainConfig
 
 logger = logging.getLogger("lion_attn.train")
@@ -54,7 +55,13 @@ def _common_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=s)
     g.add_argument("--eval-every", default=s, help="'epoch' or a number of steps")
     g.add_argument("--out", default=s, help="output directory (default runs/<task>)")
-    g.add_argument("--max-minutes", type=float, default=s, help="stop cleanly after M minutes, evaluate, save")
+    g.add_argument(
+        "--max-minutes",
+        type=float,
+        default=s,
+        help="time budget: without --epochs/--max-steps the learning-rate schedule is planned to end at M minutes "
+        "(from the measured step time); with them, a cap: stop cleanly after M minutes, evaluate, save",
+    )
     g.add_argument(
         "--stop-after",
         type=int,
@@ -66,6 +73,16 @@ def _common_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--overwrite", action="store_true", default=s, help="replace a previous run in --out")
     g.add_argument("--no-progress", dest="progress", action="store_false", default=s, help="no progress bar")
     g.add_argument("--log-every", type=int, default=s)
+    g.add_argument("--device", default=s, help="auto (CUDA if visible, else CPU), cpu, cuda or cuda:N")
+    g.add_argument(
+        "--attn-mode", choices=ATTN_MODES, default=s, help="attention form used for training (saved in the config)"
+    )
+    g.add_argument(
+        "--ema-decay",
+        type=float,
+        default=s,
+        help="keep an EMA of the weights with this decay (e.g. 0.999), evaluated and saved beside them (0: off)",
+    )
     g.add_argument(
         "--keep-freed-memory",
         action=argparse.BooleanOptionalAction,
@@ -104,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--batch-size", type=int, default=64)
     ev.add_argument("--limit", type=int, default=0, help="evaluate the first N samples only")
     ev.add_argument("--json", default=None, help="where to write the results (default: <checkpoint>/eval.json)")
+    ev.add_argument("--device", default="auto", help="auto (CUDA if visible, else CPU), cpu, cuda or cuda:N")
     ev.add_argument(
         "--in-process",
         action="store_true",
@@ -171,10 +189,17 @@ def resolve_train_config(task_name: str, explicit: dict[str, Any]) -> TrainConfi
         merged.setdefault("overwrite", False)
         if "out" not in cfg_over:
             merged["out"] = str(folder.parent.parent)
-        for key in RUNTIME_FIELDS - set(cfg_over) - {"out", "resume"}:
+        keep = {"out", "resume"}
+        if base.budget_scheduled:
+            # The budget is the schedule's length there, not a cap of one invocation: it carries over.
+            keep.add("max_minutes")
+        for key in RUNTIME_FIELDS - set(cfg_over) - keep:
             merged[key] = getattr(TrainConfig(), key)
         return TrainConfig.from_dict(merged)
     merged = {**TrainConfig().to_dict(), **task_cls.defaults, "out": f"runs/{task_name}", **cfg_over}
+    if "max_minutes" in cfg_over and not {"epochs", "max_steps"} & set(cfg_over):
+        # A budget alone: the schedule is planned to fill it (see lion_attn.train.budget).
+        merged["epochs"], merged["max_steps"] = 0, 0
     merged["task"] = task_name
     merged["task_args"] = {**task_cls.arg_defaults, **task_over}
     return TrainConfig.from_dict(merged)
@@ -193,7 +218,7 @@ def cmd_train(ns: argparse.Namespace) -> int:
     skip = ("command", "task_name", "verbose", "keep_freed_memory")
     explicit = {k: v for k, v in vars(ns).items() if k not in skip}
     cfg = resolve_train_config(ns.task_name, explicit)
-    dist_info = init_distributed()
+    dist_info = init_distributed(cfg.device)
     if not dist_info.is_main:
         logging.getLogger().setLevel(logging.WARNING)
     try:
@@ -229,6 +254,7 @@ def cmd_eval(ns: argparse.Namespace) -> int:
         limit=ns.limit,
         json_path=ns.json,
         subprocess_per_mode=not ns.in_process,
+        device=ns.device,
     )
     print(format_table(report))
     print(f"results: {report['json']}")

@@ -14,10 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lion_attn.layers import ATTN_MODES
+from lion_attn.train.placement import DEVICES
+
 # Fields that may change between an interrupted run and its resumption without changing the result:
 # where things go, how long this invocation may run, how data is loaded, and how chatty it is.
+# The device is among them: the same run continues on another device (with that device's rounding).
 RUNTIME_FIELDS = frozenset(
-    {"out", "max_minutes", "num_workers", "resume", "overwrite", "stop_after", "progress", "log_every"}
+    {"out", "max_minutes", "num_workers", "resume", "overwrite", "stop_after", "progress", "log_every", "device"}
 )
 
 
@@ -28,7 +32,8 @@ class TrainConfig:
     Attributes:
         task: Task name (``image``, ``mlm``, ``text-cls``, ``lra``).
         model: Registry name of the model preset.
-        epochs: Number of passes over the training set (the schedule's length unless ``max_steps`` is set).
+        epochs: Number of passes over the training set (the schedule's length unless ``max_steps`` is set);
+            0 with ``max_steps`` 0 plans the schedule from the time budget ``max_minutes`` instead.
         max_steps: If > 0, the total number of optimiser steps (overrides ``epochs`` for the schedule).
         batch_size: Global batch size (split evenly across data-parallel processes).
         eval_batch_size: Batch size for evaluation (0: twice ``batch_size``).
@@ -41,7 +46,9 @@ class TrainConfig:
         seed: Seed of every random source (model init, data order, masking, dropout).
         eval_every: ``"epoch"`` or a number of steps between evaluations.
         out: Output directory.
-        max_minutes: Time budget; when reached the run stops cleanly, evaluates and saves (0: no budget).
+        max_minutes: Time budget. With ``epochs`` or ``max_steps`` it is a cap on this invocation: when reached
+            the run stops cleanly, evaluates and saves. Without them (``epochs`` 0) the learning-rate schedule
+            is planned to end at the budget, counted over every invocation of the run (0: no budget).
         num_workers: DataLoader worker processes.
         resume: Checkpoint folder or output directory to continue from ("" for a fresh run).
         overwrite: Allow starting a fresh run in a non-empty output directory that holds another run.
@@ -49,6 +56,10 @@ class TrainConfig:
             schedule; for splitting a run over several invocations (0: never).
         progress: Show a progress bar when stderr is a terminal.
         log_every: Steps between training-loss log lines when no progress bar is shown.
+        device: ``"auto"`` (CUDA if visible, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        attn_mode: Attention form used for training: ``"parallel"``, ``"chunk"`` or ``"recurrent"``.
+        ema_decay: Keep an exponential moving average of the weights with this decay, evaluated and saved
+            beside the raw weights (0: none).
         task_args: Task-specific options (data paths, tokenizer, sequence length, ...).
     """
 
@@ -74,6 +85,9 @@ class TrainConfig:
     stop_after: int = 0
     progress: bool = True
     log_every: int = 50
+    device: str = "auto"
+    attn_mode: str = "parallel"
+    ema_decay: float = 0.0
     task_args: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -82,7 +96,7 @@ class TrainConfig:
     def validate(self) -> None:
         """Check ranges; raise ValueError naming the offending flag."""
         checks = [
-            ("epochs", self.epochs >= 1, "an integer >= 1"),
+            ("epochs", self.epochs >= 0, "an integer >= 1 (or 0 to schedule by --max-minutes)"),
             ("max_steps", self.max_steps >= 0, "an integer >= 0"),
             ("batch_size", self.batch_size >= 1, "an integer >= 1"),
             ("eval_batch_size", self.eval_batch_size >= 0, "an integer >= 0"),
@@ -95,13 +109,24 @@ class TrainConfig:
             ("num_workers", self.num_workers >= 0, "an integer >= 0"),
             ("stop_after", self.stop_after >= 0, "an integer >= 0"),
             ("log_every", self.log_every >= 1, "an integer >= 1"),
+            ("attn_mode", self.attn_mode in ATTN_MODES, "one of " + ", ".join(ATTN_MODES)),
+            ("ema_decay", self.ema_decay == 0 or 0 < self.ema_decay < 1, "0 (off) or a number in (0, 1)"),
         ]
         for name, ok, expected in checks:
             if not ok:
                 raise ValueError(f"--{name.replace('_', '-')} must be {expected}, got {getattr(self, name)!r}")
+        if self.epochs == 0 and self.max_steps == 0 and self.max_minutes <= 0:
+            raise ValueError("give --epochs, --max-steps or --max-minutes: the run needs a length")
+        if not (self.device in DEVICES or str(self.device).startswith("cuda:")):
+            raise ValueError(f"--device must be one of {', '.join(DEVICES)} (or cuda:N), got {self.device!r}")
         self.eval_every = str(self.eval_every)
         if self.eval_every != "epoch" and not (self.eval_every.isdigit() and int(self.eval_every) > 0):
             raise ValueError(f"--eval-every must be 'epoch' or a positive number of steps, got {self.eval_every!r}")
+
+    @property
+    def budget_scheduled(self) -> bool:
+        """Whether the schedule is planned from the time budget (no epochs or steps given)."""
+        return self.epochs == 0 and self.max_steps == 0 and self.max_minutes > 0
 
     @property
     def eval_every_steps(self) -> int | None:

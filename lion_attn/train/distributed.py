@@ -2,7 +2,8 @@
 
 A process started by ``torchrun`` finds ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and
 ``MASTER_PORT`` in its environment; :func:`init_distributed` joins the group with gloo on CPU and NCCL on
-GPU. A plain ``python``/``lion`` launch is a world of one and every helper degrades to a no-op.
+GPU (whichever ``--device`` chose). A plain ``python``/``lion`` launch is a world of one and every helper
+degrades to a no-op.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.distributed as dist
+
+from lion_attn.train.placement import resolve_device
 
 logger = logging.getLogger(__name__)
 
@@ -35,26 +38,32 @@ class DistInfo:
         return self.world_size > 1
 
 
-def init_distributed() -> DistInfo:
+def init_distributed(device: str = "auto") -> DistInfo:
     """Join the process group described by torchrun's environment variables, if any.
+
+    Args:
+        device: ``--device``: ``"auto"`` (this process's GPU if CUDA is visible, else the CPU), ``"cpu"``,
+            ``"cuda"`` or ``"cuda:N"``. The backend follows it: NCCL on GPUs, gloo on the CPU.
 
     Returns:
         This process's rank, world size, local rank and device.
+
+    Raises:
+        ValueError: An unknown device, or CUDA asked for where none is visible.
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
-        return DistInfo(device=torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu"))
+        return DistInfo(device=resolve_device(device))
     rank = int(os.environ["RANK"])
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if torch.cuda.is_available():
-        torch.cuda.set_device(local_rank)
-        device, backend = torch.device("cuda", local_rank), "nccl"
-    else:
-        device, backend = torch.device("cpu"), "gloo"
+    place = resolve_device(device, local_rank)
+    backend = "nccl" if place.type == "cuda" else "gloo"
+    if place.type == "cuda":
+        torch.cuda.set_device(place)
     if not dist.is_initialized():
         dist.init_process_group(backend=backend)
     logger.info("joined %s process group: rank %d of %d", backend, rank, world)
-    return DistInfo(rank=rank, world_size=world, local_rank=local_rank, device=device)
+    return DistInfo(rank=rank, world_size=world, local_rank=local_rank, device=place)
 
 
 def barrier() -> None:

@@ -6,7 +6,12 @@ command shows it on real data. Each form runs in a fresh subprocess so that its 
 by an earlier form's: memory is the peak of the resident set size sampled during the evaluation loop
 (``peak_rss_mb``, see :mod:`lion_attn.train.memory`) and its growth over the level once the model and data are
 loaded (``peak_rss_delta_mb``), next to the process's lifetime peak (``process_max_rss_mb``). With in-process
-evaluation the deltas are not comparable and are reported as null.
+evaluation the deltas are not comparable and are reported as null. On a GPU (``--device cuda``, or ``auto``
+where one is visible) the model and batches live on the device and each form also reports the device's
+peak allocated memory (``device_peak_mb``, ``torch.cuda.max_memory_allocated``).
+
+A checkpoint's ``ema/`` folder (written with ``--ema-decay``) is evaluated like the checkpoint itself:
+``lion eval --checkpoint OUT/checkpoints/best/ema``.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ import torch
 
 from lion_attn.train import checkpoint as ckpt
 from lion_attn.train.config import TrainConfig
+from lion_attn.train.ema import EMA_DIR
 from lion_attn.train.memory import PeakRSS
+from lion_attn.train.placement import peak_memory_mb, reset_peak_memory, resolve_device, to_device
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +49,9 @@ def _maxrss_mb() -> float:
 
 def find_eval_checkpoint(path: str | Path) -> Path:
     """A checkpoint folder from a user path; an output directory gives its ``best`` (else ``last``)."""
+    p = Path(path).expanduser()
+    if p.name == EMA_DIR and (p.parent / ckpt.STATE_FILE).is_file():
+        return ckpt.resolve_checkpoint(p)
     try:
         return ckpt.resolve_checkpoint(path, prefer="best")
     except ckpt.CheckpointError:
@@ -56,7 +66,8 @@ def load_task(folder: Path, data: str | None = None, limit: int = 0) -> tuple[An
     """
     from lion_attn.train.tasks import get_task_class
 
-    state = ckpt.load_trainer_state(folder)
+    # An EMA folder holds weights only; its run's state sits in the checkpoint folder above it.
+    state = ckpt.load_trainer_state(folder.parent if folder.name == EMA_DIR else folder)
     cfg = TrainConfig.from_dict(state["config"])
     task_args = {**cfg.task_args, **state.get("task_state", {})}
     if data:
@@ -73,19 +84,22 @@ def load_task(folder: Path, data: str | None = None, limit: int = 0) -> tuple[An
     return task_cls(cfg, for_eval=True), state
 
 
-def run_mode(folder: Path, mode: str, data: str | None, batch_size: int, limit: int) -> dict[str, Any]:
+def run_mode(
+    folder: Path, mode: str, data: str | None, batch_size: int, limit: int, device: str = "auto"
+) -> dict[str, Any]:
     """Evaluate one form in this process.
 
     Returns:
-        ``{"mode", "metrics", "seconds", "samples", "peak_rss_mb", "peak_rss_delta_mb", "predictions"}``
-        where ``predictions`` is a 1-d tensor.
+        ``{"mode", "metrics", "seconds", "samples", "peak_rss_mb", "peak_rss_delta_mb", "device",
+        "device_peak_mb", "predictions"}`` where ``predictions`` is a 1-d tensor and ``device_peak_mb`` is
+        None off CUDA.
     """
-    from torch.utils.data import DataLoader
-
+    from lion_attn.train.placement import make_loader
     from lion_attn.train.sampler import ShardedEvalSampler
 
+    place = resolve_device(device)
     task, _ = load_task(folder, data, limit)
-    model = task.load_model(folder)
+    model = task.load_model(folder).to(place)
     check = getattr(task, "check_model", None)
     if check is not None:
         check(model)
@@ -96,18 +110,19 @@ def run_mode(folder: Path, mode: str, data: str | None, batch_size: int, limit: 
     else:
         set_mode(mode)
     model.eval()
-    loader = DataLoader(
-        task.eval_dataset, batch_sampler=ShardedEvalSampler(len(task.eval_dataset), batch_size), collate_fn=task.collate
-    )
+    sampler = ShardedEvalSampler(len(task.eval_dataset), batch_size)
+    loader = make_loader(task.eval_dataset, sampler, task.collate, place)
     sums: dict[str, float] = {}
     preds = []
+    reset_peak_memory(place)
     start = time.perf_counter()
     with PeakRSS() as memory, torch.inference_mode():
         for step, batch in enumerate(loader):
-            batch = task.prepare_eval_batch(batch, step)
+            batch = to_device(task.prepare_eval_batch(batch, step), place)
             for k, v in task.eval_sums(model, batch).items():
                 sums[k] = sums.get(k, 0.0) + float(v)
             preds.append(task.predictions(model, batch).reshape(-1).cpu())
+    device_peak = peak_memory_mb(place)
     seconds = time.perf_counter() - start
     return {
         "mode": mode,
@@ -118,11 +133,15 @@ def run_mode(folder: Path, mode: str, data: str | None, batch_size: int, limit: 
         "peak_rss_mb": None if memory.peak_mb is None else round(memory.peak_mb, 1),
         "peak_rss_delta_mb": None if memory.delta_mb is None else round(memory.delta_mb, 1),
         "process_max_rss_mb": round(_maxrss_mb(), 1),
+        "device": str(place),
+        "device_peak_mb": None if device_peak is None else round(device_peak, 1),
         "predictions": torch.cat(preds) if preds else torch.empty(0, dtype=torch.long),
     }
 
 
-def _run_mode_subprocess(folder: Path, mode: str, data: str | None, batch_size: int, limit: int) -> dict[str, Any]:
+def _run_mode_subprocess(
+    folder: Path, mode: str, data: str | None, batch_size: int, limit: int, device: str
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="lion-eval-") as tmp:
         out = Path(tmp) / "result.pt"
         spec = {
@@ -131,6 +150,7 @@ def _run_mode_subprocess(folder: Path, mode: str, data: str | None, batch_size: 
             "data": data,
             "batch_size": batch_size,
             "limit": limit,
+            "device": device,
             "out": str(out),
         }
         proc = subprocess.run(
@@ -154,6 +174,7 @@ def evaluate_checkpoint(
     limit: int = 0,
     json_path: str | Path | None = None,
     subprocess_per_mode: bool = True,
+    device: str = "auto",
 ) -> dict[str, Any]:
     """Evaluate a checkpoint in each of ``modes`` and compare predictions with the first mode's.
 
@@ -165,11 +186,13 @@ def evaluate_checkpoint(
         limit: Evaluate the first ``limit`` samples only (0: all).
         json_path: Where to write the report (default ``<checkpoint>/eval.json``).
         subprocess_per_mode: Run each form in a fresh process (per-form peak memory).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
 
     Returns:
         The report: ``{"checkpoint", "task", "metric", "modes": {mode: {...}}, "json"}``.
     """
     folder = find_eval_checkpoint(path)
+    resolve_device(device)
     for mode in modes:
         if mode not in MODES:
             raise ValueError(f"--mode must be one of {MODES} or 'all', got {mode!r}")
@@ -179,9 +202,9 @@ def evaluate_checkpoint(
     for mode in modes:
         logger.info("evaluating %s in %s form", folder, mode)
         if subprocess_per_mode:
-            results[mode] = _run_mode_subprocess(folder, mode, data, batch_size, limit)
+            results[mode] = _run_mode_subprocess(folder, mode, data, batch_size, limit, device)
         else:
-            results[mode] = run_mode(folder, mode, data, batch_size, limit)
+            results[mode] = run_mode(folder, mode, data, batch_size, limit, device)
             results[mode]["peak_rss_delta_mb"] = None
     ref_mode = "parallel" if "parallel" in results else modes[0]
     ref = results[ref_mode]["predictions"]
@@ -197,7 +220,8 @@ def evaluate_checkpoint(
         "metric": task.metric,
         "reference_mode": ref_mode,
         "memory": "resident set size sampled every 1 ms during the evaluation loop, in a fresh process per form; "
-        "delta = its peak growth over the level after loading model and data",
+        "delta = its peak growth over the level after loading model and data; on CUDA, device_peak_mb = "
+        "torch.cuda.max_memory_allocated during the loop",
         "modes": report_modes,
     }
     out = Path(json_path) if json_path else folder / "eval.json"
@@ -213,22 +237,27 @@ def _mb(value: float | None) -> str:
 def format_table(report: dict[str, Any]) -> str:
     """A fixed-width table of the report's forms."""
     metric, ref = report["metric"], report["reference_mode"]
+    gpu = any(r.get("device_peak_mb") is not None for r in report["modes"].values())
     head = f"{'form':<10} {metric:>10} {'seconds':>9} {'samples/s':>10} {'peak MB':>9} {'delta MB':>9} {'= ' + ref:>12}"
+    head += f" {'device MB':>10}" if gpu else ""
     lines = [f"{report['model']} ({report['task']}) from {report['checkpoint']}", head, "-" * len(head)]
     for mode, r in report["modes"].items():
         delta = "n/a" if r["peak_rss_delta_mb"] is None else f"{r['peak_rss_delta_mb']:.1f}"
         rate = r["samples"] / max(r["seconds"], 1e-9)
-        lines.append(
+        line = (
             f"{mode:<10} {r['metrics'].get(metric, float('nan')):>10.4f} {r['seconds']:>9.2f} {rate:>10.1f} "
             f"{_mb(r['peak_rss_mb']):>9} {delta:>9} {r['agreement_with_' + ref]:>12.4f}"
         )
+        lines.append(line + (f" {_mb(r.get('device_peak_mb')):>10}" if gpu else ""))
     return "\n".join(lines)
 
 
 def _worker(spec_json: str) -> int:
     spec = json.loads(spec_json)
     torch.manual_seed(0)
-    res = run_mode(Path(spec["folder"]), spec["mode"], spec["data"], spec["batch_size"], spec["limit"])
+    res = run_mode(
+        Path(spec["folder"]), spec["mode"], spec["data"], spec["batch_size"], spec["limit"], spec.get("device", "auto")
+    )
     torch.save(res, spec["out"])
     return 0
 

@@ -3,7 +3,8 @@
 AdamW with linear warm-up and cosine decay (set per optimiser step), gradient clipping, optional bf16
 autocast, deterministic seeding, evaluation every epoch or every N steps, a progress bar, a metrics log
 and a plot, atomic ``last``/``best`` checkpoints, exact resumption, clean stops on SIGINT/SIGTERM or a
-time budget, and data parallelism through ``torch.distributed``.
+time budget (a cap, or the schedule's length when no epochs or steps are given), an EMA of the weights,
+a test set evaluated once at the end, any device, and data parallelism through ``torch.distributed``.
 
 :meth:`Trainer.fit` is four steps around one :class:`~lion_attn.train.state.RunState`: restore (or start)
 the run, take training steps, evaluate and save when due, and decide whether to stop. Exact resumption
@@ -15,29 +16,30 @@ the global RNG.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import random
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from lion_attn.train import checkpoint as ckpt
+from lion_attn.train.budget import BudgetPlanner
 from lion_attn.train.config import TrainConfig
-from lion_attn.train.distributed import DistInfo, all_reduce_sums, any_rank, barrier
-from lion_attn.train.metrics import MetricsLog, plot_curves
-from lion_attn.train.rundir import RUN_FILES, RunError, check_out_dir
+from lion_attn.train.distributed import DistInfo, all_reduce_sums, any_rank, barrier, max_over_ranks
+from lion_attn.train.ema import EMA_DIR, WeightEMA
+from lion_attn.train.metrics import MetricsLog
+from lion_attn.train.optim import build_optimizer, seed_everything, set_lr
+from lion_attn.train.placement import autocast, make_loader, resolve_device, set_model_attn_mode, to_device
+from lion_attn.train.report import build_summary, write_summary
+from lion_attn.train.rundir import RunError, check_out_dir, check_resumable
 from lion_attn.train.sampler import ShardedBatchSampler, ShardedEvalSampler
+from lion_attn.train.signals import StopSignals
 from lion_attn.train.state import RunState, cosine_lr_factor
 from lion_attn.train.tasks.base import Task
 
@@ -59,23 +61,6 @@ class FitResult:
     signum: int | None = None
 
 
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Decay matrices only; biases, norm gains and 1-d parameters (decay logits, tokens) are not decayed."""
-    decay, no_decay = [], []
-    for _, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        (decay if p.ndim >= 2 else no_decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
 class Trainer:
     """Trains ``task``'s model according to ``config``.
 
@@ -88,15 +73,19 @@ class Trainer:
     def __init__(self, config: TrainConfig, task: Task, dist_info: DistInfo | None = None) -> None:
         self.config = config
         self.task = task
-        self.dist = dist_info or DistInfo()
+        self.dist = dist_info or DistInfo(device=resolve_device(config.device))
         self.out = Path(config.out)
         self.ckpt_dir = self.out / ckpt.CKPT_DIR
         self.run = RunState()
-        self._signal: int | None = None
+        self._stop = StopSignals()
         self._start_time = time.monotonic()
         self._elapsed_before = 0.0
         self._bar: Any = None
         self._samples_seen = 0
+        self.ema: WeightEMA | None = None
+        self.planner: BudgetPlanner | None = None
+        # Minutes the last evaluation and save took: kept back at the end of a time-planned schedule.
+        self._eval_min: float | None = None
 
     # Restore (or start) -------------------------------------------------------------------------------
 
@@ -108,7 +97,7 @@ class Trainer:
         if cfg.resume:
             resume_dir = ckpt.resolve_checkpoint(cfg.resume)
             saved = ckpt.load_trainer_state(resume_dir)
-            self._check_compatible(saved)
+            check_resumable(cfg, task.name, saved)
         if self.dist.is_main:
             check_out_dir(self.out, resume=saved is not None, overwrite=cfg.overwrite)
             self.out.mkdir(parents=True, exist_ok=True)
@@ -117,18 +106,24 @@ class Trainer:
 
         seed_everything(cfg.seed)
         self.model = task.build_model().to(self.dist.device)
+        set_model_attn_mode(self.model, cfg.attn_mode)
         self.sampler = ShardedBatchSampler(
             len(task.train_dataset), cfg.batch_size, cfg.seed, self.dist.rank, self.dist.world_size
         )
         self.steps_per_epoch = self.sampler.num_batches()
-        self.optimizer = torch.optim.AdamW(param_groups(self.model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.999))
+        self.optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay)
         total = cfg.max_steps or cfg.epochs * self.steps_per_epoch
         self.run = RunState(total_steps=total, warmup_steps=min(cfg.warmup_steps(total), total))
+        if cfg.ema_decay:
+            self.ema = WeightEMA(self.model, cfg.ema_decay)
         self.log = MetricsLog(self.out)
         if saved is not None and resume_dir is not None:
             self._restore(resume_dir, saved)
         elif self.dist.is_main:
             self.log.load(up_to_step=-1)
+        if cfg.budget_scheduled:
+            self.planner = BudgetPlanner(cfg.max_minutes, cfg.warmup)
+            self.planner.start(self.run)
         self._set_lr()
         self.train_model: nn.Module = self.model
         if self.dist.enabled:
@@ -144,27 +139,16 @@ class Trainer:
             raise RunError(f"cannot resume from {folder}: its model does not match this run's ({exc})") from exc
         self.optimizer.load_state_dict(saved["optimizer"])
         self.run = RunState.from_dict(saved["run"])
+        if self.ema is not None:
+            if not (folder / EMA_DIR).is_dir():
+                raise RunError(f"cannot resume with --ema-decay: {folder} has no {EMA_DIR}/ weights")
+            self.ema.load(self.task.load_model(folder / EMA_DIR), int(saved.get("ema_updates", 0)))
         self._elapsed_before = self.run.elapsed_min
         ckpt.set_rng_state(saved["rng"])
         if self.dist.is_main:
             self.log.load(up_to_step=self.run.step)
-        logger.info(
-            "resumed from %s at step %d (epoch %d, batch %d)",
-            folder,
-            self.run.step,
-            self.run.epoch,
-            self.run.batch_in_epoch,
-        )
-
-    def _check_compatible(self, saved: dict[str, Any]) -> None:
-        old = TrainConfig.from_dict(saved.get("config", {}))
-        if saved.get("task") != self.task.name:
-            raise RunError(
-                f"cannot resume: the checkpoint is from a '{saved.get('task')}' run, this is a '{self.task.name}' run"
-            )
-        diffs = self.config.differences(old)
-        if diffs:
-            raise RunError("cannot resume with an incompatible config:\n  " + "\n  ".join(diffs))
+        run = self.run
+        logger.info("resumed from %s at step %d (epoch %d, batch %d)", folder, run.step, run.epoch, run.batch_in_epoch)
 
     def _announce(self) -> None:
         if not self.dist.is_main:
@@ -172,49 +156,36 @@ class Trainer:
         cfg, run = self.config, self.run
         n_params = sum(p.numel() for p in self.model.parameters())
         logger.info("%s; model %s (%.2fM parameters)", self.task.describe(), cfg.model, n_params / 1e6)
+        planned = f"steps planned to fill {cfg.max_minutes:g} min" if self.planner else f"{run.total_steps} steps"
         logger.info(
-            "%d steps (%d per epoch), global batch %d over %d process(es), warm-up %d, lr %g",
-            run.total_steps,
+            "%s (%d per epoch), global batch %d over %d process(es) on %s, warm-up %d, lr %g, %s form%s",
+            planned,
             self.steps_per_epoch,
             cfg.batch_size,
             self.dist.world_size,
+            self.dist.device,
             run.warmup_steps,
             cfg.lr,
+            cfg.attn_mode,
+            f", EMA {cfg.ema_decay:g}" if self.ema else "",
         )
 
     # Steps ----------------------------------------------------------------------------------------------
 
     def _set_lr(self) -> None:
         """Apply the schedule's learning rate for the next step (a pure function of the run state)."""
-        lr = self.config.lr * self.run.lr_factor(self.config.min_lr / self.config.lr)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        set_lr(self.optimizer, self.config.lr * self.run.lr_factor(self.config.min_lr / self.config.lr))
 
-    def _loader(self, dataset: Dataset, sampler: Any, seed: int) -> DataLoader:
-        gen = torch.Generator()
-        gen.manual_seed(seed)
-        return DataLoader(
-            dataset,
-            batch_sampler=sampler,
-            collate_fn=self.task.collate,
-            num_workers=self.config.num_workers,
-            generator=gen,
-            persistent_workers=False,
+    def _loader(self, dataset: Dataset, sampler: Any, seed: int) -> Any:
+        return make_loader(
+            dataset, sampler, self.task.collate, self.dist.device, num_workers=self.config.num_workers, seed=seed
         )
-
-    def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return {k: v.to(self.dist.device) if torch.is_tensor(v) else v for k, v in batch.items()}
-
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        if not self.config.bf16:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.dist.device.type, dtype=torch.bfloat16)
 
     def _train_step(self, batch: dict[str, torch.Tensor]) -> None:
         """One optimiser step on ``batch``; advances the run state's counters."""
         cfg, run = self.config, self.run
-        batch = self._to_device(self.task.prepare_batch(batch, run.step, cfg.seed))
-        with self._autocast():
+        batch = to_device(self.task.prepare_batch(batch, run.step, cfg.seed), self.dist.device)
+        with autocast(self.dist.device, cfg.bf16):
             loss = self.task.train_loss(self.train_model, batch)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss is {loss.item()} at step {run.step}; lower --lr or disable --bf16")
@@ -223,8 +194,12 @@ class Trainer:
         if cfg.grad_clip > 0:
             nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
         run.step += 1
         run.batch_in_epoch += 1
+        if self.planner is not None:
+            self.planner.observe(run, max_over_ranks(self.minutes(), self.dist.device), self._reserve_min())
         self._set_lr()
         loss_value = float(loss.detach())
         if self.dist.enabled:
@@ -238,6 +213,8 @@ class Trainer:
         run = self.run
         rate = self._samples_seen / max(1e-9, time.monotonic() - self._start_time)
         if self._bar is not None:
+            # A schedule planned from the time budget changes length as it goes.
+            self._bar.total = run.total_steps
             self._bar.set_postfix(loss=f"{loss_value:.4f}", samples_s=f"{rate:.0f}", refresh=False)
             self._bar.update(1)
         elif self.dist.is_main and run.step % self.config.log_every == 0:
@@ -277,8 +254,8 @@ class Trainer:
         sums: dict[str, float] = {}
         for index, batch in enumerate(self._loader(dataset, sampler, self.config.seed * 1_000_003)):
             batch = self.task.prepare_eval_batch(batch, index * self.dist.world_size + self.dist.rank)
-            with self._autocast():
-                part = self.task.eval_sums(model, self._to_device(batch))
+            with autocast(self.dist.device, self.config.bf16):
+                part = self.task.eval_sums(model, to_device(batch, self.dist.device))
             for k, v in part.items():
                 sums[k] = sums.get(k, 0.0) + float(v)
         sums = all_reduce_sums(sums, self.dist.device)
@@ -295,7 +272,10 @@ class Trainer:
     def _evaluate_and_save(self) -> None:
         """Evaluate, log a row, save ``last`` and copy it to ``best`` when the metric improved."""
         run, task = self.run, self.task
+        started = time.monotonic()
         metrics = self.evaluate(self.model)
+        if self.ema is not None:
+            metrics.update({f"ema_{k}": v for k, v in self.evaluate(self.ema.module).items()})
         run.last_eval_step = run.step
         value = metrics.get(task.metric)
         improved = run.improves(value, task.greater_is_better)
@@ -318,6 +298,15 @@ class Trainer:
         if improved and self.dist.is_main:
             ckpt.copy_checkpoint(self.ckpt_dir / "last", self.ckpt_dir / "best")
         barrier()
+        self._eval_min = (time.monotonic() - started) / 60.0
+
+    def _reserve_min(self) -> float:
+        """Minutes a time-planned schedule keeps back for its final evaluation and save."""
+        if self._eval_min is not None:
+            return self._eval_min
+        # No evaluation yet: a forward pass costs about a third of a training step per sample.
+        batches = len(self.task.eval_dataset) / max(1, self.config.eval_batch_size or 2 * self.config.batch_size)
+        return 2 * batches * self.run.seconds_per_step / 3 / 60.0
 
     def _save(self, name: str) -> None:
         """Write the model and the trainer state (run state, optimiser, RNGs, config) to ``checkpoints/<name>``."""
@@ -333,8 +322,15 @@ class Trainer:
             "metric": self.task.metric,
             "task_state": self.task.state_dict(),
             "world_size": self.dist.world_size,
+            "ema_updates": self.ema.updates if self.ema is not None else 0,
         }
-        ckpt.save_checkpoint(self.ckpt_dir / name, self.model, state, extra=self.task.save_artifacts)
+        ckpt.save_checkpoint(self.ckpt_dir / name, self.model, state, extra=self._write_extra)
+
+    def _write_extra(self, folder: Path) -> None:
+        self.task.save_artifacts(folder)
+        if self.ema is not None:
+            self.ema.save(folder)
+            self.task.save_artifacts(folder / EMA_DIR)
 
     # Stop --------------------------------------------------------------------------------------------------
 
@@ -345,27 +341,15 @@ class Trainer:
     def _should_stop(self) -> str | None:
         """The reason to stop now (agreed by every process), or None to go on."""
         cfg, run = self.config, self.run
-        if any_rank(self._signal is not None, self.dist.device):
+        if any_rank(self._stop.received is not None, self.dist.device):
             return "signal"
-        budget_s = cfg.max_minutes * 60.0
-        if budget_s and any_rank(time.monotonic() - self._start_time >= budget_s, self.dist.device):
+        # A planned schedule's budget counts every invocation of the run; a cap counts this one.
+        spent = self.minutes() if self.planner else (time.monotonic() - self._start_time) / 60.0
+        if cfg.max_minutes and any_rank(spent >= cfg.max_minutes, self.dist.device):
             return "time_budget"
         if cfg.stop_after and cfg.stop_after <= run.step < run.total_steps:
             return "stopped"
         return None
-
-    def _install_signals(self) -> dict[int, Any]:
-        if threading.current_thread() is not threading.main_thread():
-            return {}
-
-        def handler(signum: int, _frame: Any) -> None:
-            if self._signal is not None and signum == signal.SIGINT:
-                # A second Ctrl-C means "now": abandon the step (the last checkpoint on disk is intact).
-                raise KeyboardInterrupt
-            self._signal = signum
-            logger.warning("received %s: finishing the current step, then saving", signal.Signals(signum).name)
-
-        return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def _finish(self, status: str) -> None:
         """The last evaluation of a finished run, or the checkpoint of an interrupted one."""
@@ -378,26 +362,45 @@ class Trainer:
     def _epoch_float(self) -> float:
         return round(self.run.epoch + self.run.batch_in_epoch / max(1, self.steps_per_epoch), 4)
 
-    def _summarise(self, status: str) -> dict[str, Any]:
-        run, task = self.run, self.task
+    def _evaluate_test(self, status: str) -> dict[str, Any] | None:
+        """Evaluate the task's test set once, with the checkpoint selected on the validation set."""
+        dataset = getattr(self.task, "test_dataset", None)
+        if dataset is None or status not in ("completed", "time_budget"):
+            return None
+        best = self.ckpt_dir / "best"
+        source = best if (best / ckpt.STATE_FILE).is_file() else self.ckpt_dir / "last"
+        path = self.out / "test.json"
+        step = self.run.best_step if source == best else self.run.step
+        if path.is_file():
+            previous = json.loads(path.read_text())
+            if previous.get("step") == step and previous.get("checkpoint") == source.name:
+                return previous
+        started = time.monotonic()
+        report: dict[str, Any] = {"checkpoint": source.name, "step": step, "samples": len(dataset)}
+        folders = {"metrics": source, "ema_metrics": source / EMA_DIR} if self.ema else {"metrics": source}
+        for key, folder in folders.items():
+            model = ckpt.unwrap(self.task.load_model(folder)).to(self.dist.device)
+            set_model_attn_mode(model, self.config.attn_mode)
+            report[key] = self.evaluate(model, dataset)
+        report["seconds"] = round(time.monotonic() - started, 3)
+        if self.dist.is_main:
+            ckpt.atomic_write_text(path, json.dumps(report, indent=2) + "\n")
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in report["metrics"].items())
+            logger.info("test set (%d samples, %s checkpoint, step %d): %s", len(dataset), source.name, step, shown)
+        return report
+
+    def _summarise(self, status: str, minutes: float, test: dict[str, Any] | None) -> dict[str, Any]:
         rows = self.log.rows if self.dist.is_main else []
-        summary = {
-            "metric": task.metric,
-            "final": rows[-1].get(task.metric) if rows else None,
-            "best": run.best,
-            "best_step": run.best_step,
-            "steps": run.step,
-            "total_steps": run.total_steps,
+        extra = {
             "epochs": self._epoch_float(),
-            "minutes": round(self.minutes(), 3),
+            "minutes": round(minutes, 3),
+            "final_lr": self.optimizer.param_groups[0]["lr"],
             "status": status,
             "parameters": sum(p.numel() for p in self.model.parameters()),
         }
+        summary = build_summary(self.config, self.run, self.task.metric, rows, extra, test)
         if self.dist.is_main:
-            ckpt.atomic_write_text(self.out / "summary.json", json.dumps(summary, indent=2) + "\n")
-            if rows:
-                plot_curves(rows, self.out / "curves.png", title=f"{task.name} - {self.config.model}")
-            logger.info("%s after %d steps (%.1f min): %s", status, run.step, summary["minutes"], summary)
+            write_summary(self.out, summary, rows, title=f"{self.task.name} - {self.config.model}")
         return summary
 
     def fit(self) -> FitResult:
@@ -405,7 +408,6 @@ class Trainer:
         self._prepare()
         self._announce()
         self._start_time = time.monotonic()
-        previous_handlers = self._install_signals()
         if self.config.progress and self.dist.is_main and sys.stderr.isatty():
             from tqdm.auto import tqdm
 
@@ -413,25 +415,17 @@ class Trainer:
                 total=self.run.total_steps, initial=self.run.step, dynamic_ncols=True, desc=f"train {self.task.name}"
             )
         try:
-            status = self._train_loop()
-            self._finish(status)
+            with self._stop:
+                status = self._train_loop()
+                self._finish(status)
         finally:
             if self._bar is not None:
                 self._bar.close()
-            for sig, handler in previous_handlers.items():
-                signal.signal(sig, handler)
-        summary = self._summarise(status)
+        # The training time; the test evaluation after it is reported apart, in test.json.
+        minutes = self.minutes()
+        summary = self._summarise(status, minutes, self._evaluate_test(status))
         barrier()
-        return FitResult(status=status, summary=summary, signum=self._signal)
+        return FitResult(status=status, summary=summary, signum=self._stop.received)
 
 
-__all__ = [
-    "RUN_FILES",
-    "FitResult",
-    "RunError",
-    "Trainer",
-    "check_out_dir",
-    "cosine_lr_factor",
-    "param_groups",
-    "seed_everything",
-]
+__all__ = ["FitResult", "RunError", "Trainer", "check_out_dir", "cosine_lr_factor", "seed_everything"]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 from lion_attn.train.checkpoint import CKPT_DIR
+from lion_attn.train.config import TrainConfig
 
 # Files a run writes at the top of OUT; their presence means OUT "holds a run".
 RUN_FILES = ("config.json", "metrics.jsonl", "metrics.csv", "summary.json", "curves.png", "test.json", CKPT_DIR)
@@ -42,4 +44,24 @@ def check_out_dir(out: Path, resume: bool, overwrite: bool) -> None:
         shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
-__all__ = ["RUN_FILES", "RunError", "check_out_dir"]
+def check_resumable(config: TrainConfig, task_name: str, saved: dict[str, Any]) -> None:
+    """Refuse to continue a checkpoint of another task or of an incompatible config.
+
+    Args:
+        config: This invocation's config.
+        task_name: This invocation's task.
+        saved: The checkpoint's trainer state (its ``task`` and ``config``).
+
+    Raises:
+        RunError: The task differs, or a field that changes the result differs (each one is listed).
+    """
+    if saved.get("task") != task_name:
+        raise RunError(
+            f"cannot resume: the checkpoint is from a '{saved.get('task')}' run, this is a '{task_name}' run"
+        )
+    diffs = config.differences(TrainConfig.from_dict(saved.get("config", {})))
+    if diffs:
+        raise RunError("cannot resume with an incompatible config:\n  " + "\n  ".join(diffs))
+
+
+__all__ = ["RUN_FILES", "RunError", "check_out_dir", "check_resumable"]

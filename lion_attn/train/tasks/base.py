@@ -42,7 +42,10 @@ class Task:
         metric: Name of the main metric (reported in ``summary.json``, used to pick ``best``).
         greater_is_better: Whether a larger metric is better.
         train_dataset: Map-style training set.
-        eval_dataset: Map-style validation/test set.
+        eval_dataset: Map-style validation set (evaluated during training; picks the ``best`` checkpoint).
+        test_dataset: Optional map-style test set, evaluated once at the end of a finished run with the
+            ``best`` checkpoint and reported apart (``OUT/test.json``, ``summary["test"]``); None if the task
+            has none.
     """
 
     name: str = "task"
@@ -50,6 +53,7 @@ class Task:
     greater_is_better: bool = True
     train_dataset: Dataset
     eval_dataset: Dataset
+    test_dataset: Dataset | None = None
 
     def build_model(self) -> nn.Module:
         """A freshly initialised model (called after the global seed is set)."""
@@ -107,4 +111,5 @@ class Task:
 
     def describe(self) -> str:
         """One line about the data, for the log."""
-        return f"{self.name}: {len(self.train_dataset)} training / {len(self.eval_dataset)} evaluation samples"
+        test = f" / {len(self.test_dataset)} test" if self.test_dataset is not None else ""
+        return f"{self.name}: {len(self.train_dataset)} training / {len(self.eval_dataset)} evaluation{test} samples"
