@@ -86,27 +86,113 @@ def peak_method(reset_ok: bool) -> str:
     return "peak RSS since process start (peak reset unavailable)"
 
 
-def time_calls(fn: Callable[[], Any], repeats: int, min_time: float = 0.0, max_repeats: int = 200) -> list[float]:
-    """Wall-clock seconds of ``repeats`` calls of ``fn`` (more, up to ``max_repeats``, until ``min_time`` is spent)."""
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+def resolve_device(name: str) -> torch.device:
+    """``cpu``, ``cuda`` or ``auto`` (CUDA where one is present) as a device; ``cuda`` without one is an error."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: no CUDA device is available (use --device cpu or auto)")
+    if name not in ("cpu", "cuda"):
+        raise SystemExit(f"--device must be cpu, cuda or auto, got {name!r}")
+    return torch.device(name)
+
+
+def synchronize(device: torch.device | str) -> None:
+    """Wait for the device's queued work (a no-op on CPU), so a wall-clock time covers the work itself."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def device_name(device: torch.device | str) -> str:
+    """The CPU model or the GPU's name, for the tables."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
+    return machine_info(1)["cpu"]
+
+
+def reset_device_peak(device: torch.device | str) -> tuple[int, bool]:
+    """Start a peak-memory measurement; returns the bytes in use now (RSS on CPU, allocated tensors on CUDA) and
+    whether the peak could be reset (else the peak is the peak since process start).
+
+    On CPU the kernel's peak-RSS mark is reset (see :func:`reset_peak`); on CUDA the caching allocator's peak
+    statistics are reset, so cases can share one process there.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        return torch.cuda.memory_allocated(device), True
+    # The reset peak mark is the RSS by the same counter that gives the peak, so their difference is exact.
+    if reset_peak():
+        return peak_bytes(), True
+    return rss_bytes(), False
+
+
+def device_peak(device: torch.device | str) -> int:
+    """Peak bytes since :func:`reset_device_peak`: ``VmHWM`` on CPU, ``torch.cuda.max_memory_allocated`` on CUDA."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        synchronize(device)
+        return torch.cuda.max_memory_allocated(device)
+    return peak_bytes()
+
+
+def device_in_use(device: torch.device | str) -> int:
+    """Bytes in use now: RSS on CPU, allocated tensors on CUDA."""
+    device = torch.device(device)
+    return torch.cuda.memory_allocated(device) if device.type == "cuda" else rss_bytes()
+
+
+def device_peak_method(device: torch.device | str, reset_ok: bool = True) -> str:
+    """How :func:`device_peak` measured, for the records."""
+    if torch.device(device).type == "cuda":
+        return "torch.cuda.max_memory_allocated after torch.cuda.reset_peak_memory_stats just before the call"
+    return peak_method(reset_ok)
+
+
+def time_calls(
+    fn: Callable[[], Any],
+    repeats: int,
+    min_time: float = 0.0,
+    max_repeats: int = 200,
+    device: torch.device | str = "cpu",
+) -> list[float]:
+    """Wall-clock seconds of ``repeats`` calls of ``fn`` (more, up to ``max_repeats``, until ``min_time`` is spent).
+
+    On CUDA the device is synchronised before the clock starts and before it stops.
+    """
     times: list[float] = []
     spent = 0.0
     while len(times) < repeats or (spent < min_time and len(times) < max_repeats):
+        synchronize(device)
         start = time.perf_counter()
         fn()
+        synchronize(device)
         elapsed = time.perf_counter() - start
         times.append(elapsed)
         spent += elapsed
     return times
 
 
-def matmul_gflops(threads: int, n: int = 2048, repeats: int = 5) -> dict[str, float]:
-    """The machine's fp32 matmul rate at ``threads`` threads: median and best over ``repeats`` ``n x n`` products."""
+def matmul_gflops(
+    threads: int,
+    n: int = 2048,
+    repeats: int = 5,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> dict[str, float]:
+    """The device's matmul rate in ``dtype`` (CPU: at ``threads`` threads): median and best over ``repeats``
+    ``n x n`` products."""
     torch.set_num_threads(threads)
-    a = torch.randn(n, n)
-    b = torch.randn(n, n)
-    out = torch.empty(n, n)
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    out = torch.zeros(n, n, device=device, dtype=dtype)
     torch.matmul(a, b, out=out)
-    times = time_calls(lambda: torch.matmul(a, b, out=out), repeats)
+    times = time_calls(lambda: torch.matmul(a, b, out=out), repeats, device=device)
     flops = 2.0 * n**3
     return {
         "n": n,

@@ -36,8 +36,9 @@ def test_forms_quick_sweep_writes_results(forms, tmp_path):
     assert rc == 0
     data = json.loads((tmp_path / "forms.json").read_text())
     records = data["records"]
-    # 3 LION forms x 3 variants + SDPA, 2 passes; every one checked against float64 and timed.
-    assert len(records) == 20
+    # 3 LION forms x (D, S) + LIT's one closed form + SDPA, 2 passes; every one checked against float64 and timed.
+    assert len(records) == 16
+    assert {(r["form"], r["variant"]) for r in records if r["variant"] == "lit"} == {("closed", "lit")}
     assert all(r["status"] == "ok" for r in records), [r for r in records if r["status"] != "ok"]
     assert all(max(r["errors"].values()) < 1e-3 and r["median_s"] > 0 for r in records)
     assert {"dq", "dk", "dv", "dg"} <= set(
@@ -45,7 +46,9 @@ def test_forms_quick_sweep_writes_results(forms, tmp_path):
     )
     assert data["meta"]["matmul_gflops"] > 0 and data["meta"]["machine"]["torch"] == torch.__version__
     assert {t["status"] for t in data["targets"]} <= {"pass", "FAIL", "n/a", "info"}
-    assert "## Targets" in (tmp_path / "forms.md").read_text()
+    text = (tmp_path / "forms.md").read_text()
+    assert "## Targets" in text and "| closed form (all modes) | lit |" in text
+    assert "| parallel | lit |" not in text and "| chunk | lit |" not in text
     assert (tmp_path / "forms.png").stat().st_size > 10_000
 
 
@@ -74,6 +77,54 @@ def test_forms_reference_catches_a_wrong_output(forms):
     y = forms.call_op(spec, x)
     assert forms.check_case(spec, x, y)["out"] < 1e-5
     assert forms.check_case(spec, x, y * 1.01)["out"] > 1e-3
+
+
+def test_forms_gate_is_the_literal_reference(forms, monkeypatch):
+    """The gate's LION reference is lion_attn.ops.naive: a wrong reference makes every LION case disagree."""
+    from lion_attn.ops import naive
+
+    spec = {"form": "chunk", "variant": "d", "pass": "fwdbwd", "B": 1, "T": 40, "H": 2, "K": 4, "V": 4,
+            "chunk_size": 8, "seed": 0}  # fmt: skip
+    x = forms.make_inputs(spec, 40, 0)
+    y = forms.call_op(spec, x)
+    errors = forms.check_case(spec, x, y)
+    assert set(errors) == {"out", "dq", "dk", "dv", "dg_gamma"} and max(errors.values()) < 1e-5
+    real = naive.naive_parallel
+    monkeypatch.setattr(naive, "naive_parallel", lambda *a, **kw: real(*a, **kw) * 1.01)
+    assert forms.check_case(spec, x, forms.call_op(spec, x))["out"] > 1e-3
+
+
+def test_lit_modes_are_one_closed_form(forms):
+    """Why LIT is measured once: its three modes return bit-identical outputs (one code path)."""
+    from lion_attn.ops import lion_attention
+
+    spec = {"form": "closed", "variant": "lit", "pass": "fwd", "B": 2, "T": 70, "H": 2, "K": 8, "V": 8,
+            "chunk_size": 16, "seed": 0}  # fmt: skip
+    x = forms.make_inputs(spec, 70, 0)
+    outs = [lion_attention(x["q"], x["k"], x["v"], mode=m, chunk_size=16) for m in ("parallel", "chunk", "recurrent")]
+    assert torch.equal(outs[0], outs[1]) and torch.equal(outs[0], outs[2])
+
+
+def test_forms_bfloat16_runs_and_is_gated(forms, tmp_path):
+    rc = forms.main(["--quick", "--T", "48", "--dtype", "bfloat16", "--device", "auto", "--forms", "chunk,sdpa",
+                     "--variants", "s", "--passes", "fwdbwd", "--out", str(tmp_path)])  # fmt: skip
+    assert rc == 0
+    data = json.loads((tmp_path / "forms.json").read_text())
+    assert data["meta"]["dtype"] == "bfloat16" and data["meta"]["args"]["rtol"] == 3e-2
+    records = data["records"]
+    assert [(r["form"], r["status"]) for r in records] == [("chunk", "ok"), ("sdpa", "ok")]
+    # bf16 errors are real (not fp32's ~1e-7) and within the bf16 gate.
+    assert all(1e-4 < max(r["errors"].values()) < 3e-2 for r in records)
+    assert "bfloat16" in (tmp_path / "forms.md").read_text()
+
+
+def test_device_option(forms):
+    assert forms.parse_args(["--quick", "--device", "cpu"]).device == "cpu"
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert forms.parse_args(["--quick", "--device", "auto"]).device == expected
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit, match="no CUDA"):
+            forms.parse_args(["--device", "cuda"])
 
 
 def test_forms_flop_counts(forms):
@@ -114,8 +165,48 @@ def test_models_quick_writes_ratios_and_resolution_table(models, tmp_path):
     assert vision["ratio_to_softmax"]["softmax"] == 1.0
     assert all(r["status"] == "ok" for r in data["resolution"])
     assert {r["mode"] for r in data["resolution"]} == {"parallel", "chunk", "recurrent", "softmax"}
-    assert "x0.73" in (tmp_path / "models.md").read_text()
+    text = (tmp_path / "models.md").read_text()
+    assert "x0.73" in text and "forms agree" in text
     assert (tmp_path / "models_resolution.png").exists()
+    # Every LION model's forms were compared before it was timed.
+    assert set(vision["forms_agreement"]) == {"lit", "d", "s", "dnat", "snat"}
+    assert all(max(e.values()) < 1e-3 for e in vision["forms_agreement"].values()) and not vision["failed"]
+
+
+def test_models_numbers_are_gated_on_the_forms_agreeing(models):
+    import argparse
+
+    group = {"group": "gate", "kind": "vision", "res": 28, "batch": 2,
+             "models": {"softmax": "softmax_vit_micro_patch4_28", "d": "lion_d_vit_micro_patch4_28"}}  # fmt: skip
+    args = argparse.Namespace(device="cpu", dtype="float32", seed=0, repeats=1, repeats_mlm=1, warmup=0)
+    # Round-off differences between the forms exceed a tolerance of 0: the model is reported failed, not timed.
+    result = models.run_train_group(group, argparse.Namespace(**vars(args), forms_rtol=0.0))
+    assert "d" in result["failed"] and "d" not in result["median_s"] and "softmax" in result["median_s"]
+    assert "FAILED" in "\n".join(models.train_markdown([result]))
+    result = models.run_train_group(group, argparse.Namespace(**vars(args), forms_rtol=1e-3))
+    assert not result["failed"] and "d" in result["median_s"]
+    assert 0 < max(result["forms_agreement"]["d"].values()) < 1e-5
+
+
+def test_models_forms_agreement_sees_a_broken_form(models):
+    from lion_attn.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("lion_s_vit_micro_patch4_28")
+    batch = {"images": torch.randn(2, model.config.in_chans, 28, 28)}
+    assert max(models.forms_agreement(model, batch, "vision").values()) < 1e-5
+    assert model.training  # the mode and the parallel form are restored
+    layer = next(m for m in model.modules() if hasattr(m, "set_mode"))
+    honest = layer.forward
+    layer.forward = lambda x, *a, **kw: honest(x, *a, **kw) * (1.1 if layer.mode == "recurrent" else 1.0)
+    errors = models.forms_agreement(model, batch, "vision")
+    assert errors["chunk"] < 1e-5 and errors["recurrent"] > 1e-3
+
+
+def test_models_lit_resolution_is_one_closed_form(models):
+    args = models.parse_args(["--quick", "--parts", "resolution", "--res-variant", "lit"])
+    modes = {c["mode"] for c in models.resolution_cases(args)}
+    assert modes == {"closed", "softmax"}
 
 
 def test_models_memory_growth_fit(models):
