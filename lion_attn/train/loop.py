@@ -78,7 +78,7 @@ class Trainer:
         self.ckpt_dir = self.out / ckpt.CKPT_DIR
         self.run = RunState()
         self._stop = StopSignals()
-        self._start_time = time.monotonic()
+        self._start_time = self._loop_start = time.monotonic()
         self._elapsed_before = 0.0
         self._bar: Any = None
         self._samples_seen = 0
@@ -211,7 +211,7 @@ class Trainer:
 
     def _report_step(self, loss_value: float) -> None:
         run = self.run
-        rate = self._samples_seen / max(1e-9, time.monotonic() - self._start_time)
+        rate = self._samples_seen / max(1e-9, time.monotonic() - self._loop_start)
         if self._bar is not None:
             # A schedule planned from the time budget changes length as it goes.
             self._bar.total = run.total_steps
@@ -306,7 +306,8 @@ class Trainer:
             return self._eval_min
         # No evaluation yet: a forward pass costs about a third of a training step per sample.
         batches = len(self.task.eval_dataset) / max(1, self.config.eval_batch_size or 2 * self.config.batch_size)
-        return 2 * batches * self.run.seconds_per_step / 3 / 60.0
+        models = 2 if self.ema is not None else 1
+        return models * 2 * batches * self.run.seconds_per_step / 3 / 60.0
 
     def _save(self, name: str) -> None:
         """Write the model and the trainer state (run state, optimiser, RNGs, config) to ``checkpoints/<name>``."""
@@ -343,9 +344,11 @@ class Trainer:
         cfg, run = self.config, self.run
         if any_rank(self._stop.received is not None, self.dist.device):
             return "signal"
-        # A planned schedule's budget counts every invocation of the run; a cap counts this one.
+        # A planned schedule's budget counts every invocation of the run; a cap counts this one. A schedule
+        # that has just ended (a plan shrinks to the current step when time is up) completes instead.
         spent = self.minutes() if self.planner else (time.monotonic() - self._start_time) / 60.0
-        if cfg.max_minutes and any_rank(spent >= cfg.max_minutes, self.dist.device):
+        over = run.step < run.total_steps and spent >= cfg.max_minutes
+        if cfg.max_minutes and any_rank(over, self.dist.device):
             return "time_budget"
         if cfg.stop_after and cfg.stop_after <= run.step < run.total_steps:
             return "stopped"
@@ -405,9 +408,11 @@ class Trainer:
 
     def fit(self) -> FitResult:
         """Run training to completion, to the time budget, to ``stop_after`` or to a signal."""
+        # The clock includes building and restoring the model, so that a time budget covers them.
+        self._start_time = time.monotonic()
         self._prepare()
         self._announce()
-        self._start_time = time.monotonic()
+        self._loop_start = time.monotonic()
         if self.config.progress and self.dist.is_main and sys.stderr.isatty():
             from tqdm.auto import tqdm
 
