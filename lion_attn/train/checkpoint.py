@@ -134,6 +134,32 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if hasattr(model, "module") and isinstance(model.module, torch.nn.Module) else model
 
 
+def write_folder(folder: Path, fill: Callable[[Path], None]) -> Path:
+    """Replace ``folder`` as a whole with what ``fill(tmp)`` writes into a temporary sibling, atomically.
+
+    The old folder is renamed aside, the new one renamed into place, then the old one removed; a crash
+    between the two renames leaves the old one under a ``.old-`` name, which :func:`resolve_checkpoint` finds.
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
+    old = None
+    try:
+        fill(tmp)
+        if folder.exists():
+            old = folder.parent / f".old-{folder.name}-{os.getpid()}"
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(folder, old)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
 def save_checkpoint(
     folder: Path,
     model: torch.nn.Module,
@@ -151,48 +177,19 @@ def save_checkpoint(
     Returns:
         The folder.
     """
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
-    try:
+
+    def fill(tmp: Path) -> None:
         unwrap(model).save_pretrained(str(tmp))
         if extra is not None:
             extra(tmp)
         torch.save(state, tmp / STATE_FILE)
-        old = None
-        if folder.exists():
-            old = folder.parent / f".old-{folder.name}-{os.getpid()}"
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return folder
+
+    return write_folder(folder, fill)
 
 
 def copy_checkpoint(src: Path, dst: Path) -> Path:
     """Atomically replace ``dst`` with a copy of the checkpoint folder ``src`` (e.g. last -> best)."""
-    src, dst = Path(src), Path(dst)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{dst.name}-", dir=dst.parent))
-    try:
-        shutil.copytree(src, tmp, dirs_exist_ok=True)
-        old = None
-        if dst.exists():
-            old = dst.parent / f".old-{dst.name}-{os.getpid()}"
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(dst, old)
-        os.replace(tmp, dst)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return dst
+    return write_folder(dst, lambda tmp: shutil.copytree(src, tmp, dirs_exist_ok=True))
 
 
 def _recover(folder: Path) -> Path | None:
