@@ -221,3 +221,36 @@ def test_ddp_backend_follows_the_device(monkeypatch, cuda, device, backend):
     info = distributed.init_distributed(device)
     assert seen["backend"] == backend and info.rank == 1 and info.world_size == 2
     assert info.device == (torch.device("cuda", 1) if backend == "nccl" else torch.device("cpu"))
+
+
+def test_cuda_batches_are_pinned_and_copied_asynchronously(monkeypatch):
+    from torch.utils.data import TensorDataset
+
+    from lion_attn.train.placement import make_loader, to_device
+    from lion_attn.train.sampler import ShardedEvalSampler
+
+    data = TensorDataset(torch.arange(6.0))
+    collate = lambda items: {"x": torch.stack([i[0] for i in items])}  # noqa: E731
+    assert make_loader(data, ShardedEvalSampler(6, 2), collate, torch.device("cuda")).pin_memory
+    assert not make_loader(data, ShardedEvalSampler(6, 2), collate, torch.device("cpu")).pin_memory
+    calls = []
+
+    class Spy(torch.Tensor):
+        def to(self, *args, **kwargs):
+            calls.append(kwargs)
+            return self
+
+    batch = {"x": torch.zeros(2).as_subclass(Spy), "n": 3}
+    assert to_device(batch, torch.device("cuda"))["n"] == 3
+    assert calls == [{"non_blocking": True}]
+
+
+def test_eval_table_shows_device_memory_when_measured():
+    from lion_attn.train.evaluate import format_table
+
+    row = {"metrics": {"accuracy": 0.5}, "seconds": 1.0, "samples": 10, "peak_rss_mb": 100.0}
+    row |= {"peak_rss_delta_mb": 5.0, "agreement_with_parallel": 1.0}
+    report = {"metric": "accuracy", "reference_mode": "parallel", "model": "m", "task": "image", "checkpoint": "c"}
+    cpu = format_table({**report, "modes": {"parallel": {**row, "device_peak_mb": None}}})
+    gpu = format_table({**report, "modes": {"parallel": {**row, "device_peak_mb": 1234.5}}})
+    assert "device MB" not in cpu and "device MB" in gpu and "1234.5" in gpu
