@@ -44,6 +44,11 @@ def build_summary(
         **extra,
         "attn_mode": config.attn_mode,
     }
+    # Every metric of the task (e.g. GLUE's f1 and accuracy) at the final and at the best evaluation.
+    bookkeeping = {"step", "epoch", "lr", "train_loss", "elapsed_min"}
+    best_row = next((r for r in reversed(rows) if r.get("step") == run.best_step), {})
+    summary["final_metrics"] = {k: v for k, v in last.items() if k not in bookkeeping}
+    summary["best_metrics"] = {k: v for k, v in best_row.items() if k not in bookkeeping}
     if config.budget_scheduled:
         summary["budget_minutes"] = config.max_minutes
     if config.ema_decay:

@@ -12,6 +12,7 @@ TASKS: dict[str, str] = {
     "mlm": "lion_attn.train.tasks.mlm:MLMTask",
     "text-cls": "lion_attn.train.tasks.text_cls:TextClsTask",
     "lra": "lion_attn.train.tasks.lra:LRATask",
+    "glue": "lion_attn.train.tasks.glue:GlueTask",
 }
 
 

@@ -66,3 +66,53 @@ class SequenceClassificationTask(Task):
 
     def predictions(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return self._logits(model, batch).argmax(-1)
+
+
+class PairDataset(Dataset):
+    """Pre-tokenised texts or text pairs: items are dicts with ``input_ids`` and ``token_type_ids`` [T] (long),
+    ``labels`` (a class id, or a float score for regression), ``index`` (position in the dataset) and ``group``
+    (which evaluation file the item came from, e.g. MNLI matched = 0, mismatched = 1)."""
+
+    def __init__(
+        self,
+        sequences: list[tuple[list[int], list[int]]],
+        labels: list[int] | list[float],
+        groups: list[int] | None = None,
+    ) -> None:
+        if len(sequences) != len(labels):
+            raise ValueError(f"{len(sequences)} sequences but {len(labels)} labels")
+        self.ids = [torch.as_tensor(ids, dtype=torch.long) for ids, _ in sequences]
+        self.types = [torch.as_tensor(types, dtype=torch.long) for _, types in sequences]
+        self.labels = list(labels)
+        self.groups = list(groups) if groups is not None else [0] * len(labels)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return {
+            "input_ids": self.ids[index],
+            "token_type_ids": self.types[index],
+            "labels": self.labels[index],
+            "index": index,
+            "group": self.groups[index],
+        }
+
+
+def pair_collate(items: list[dict[str, Any]], pad_id: int, regression: bool = False) -> dict[str, torch.Tensor]:
+    """Right-pad :class:`PairDataset` items to the longest of the batch (segment id 0 at pads)."""
+    length = max(len(item["input_ids"]) for item in items)
+    ids = torch.full((len(items), length), pad_id, dtype=torch.long)
+    types = torch.zeros((len(items), length), dtype=torch.long)
+    mask = torch.zeros((len(items), length), dtype=torch.bool)
+    for i, item in enumerate(items):
+        n = len(item["input_ids"])
+        ids[i, :n], types[i, :n], mask[i, :n] = item["input_ids"], item["token_type_ids"], True
+    return {
+        "input_ids": ids,
+        "token_type_ids": types,
+        "attention_mask": mask,
+        "labels": torch.as_tensor([item["labels"] for item in items], dtype=torch.float if regression else torch.long),
+        "index": torch.as_tensor([item["index"] for item in items], dtype=torch.long),
+        "group": torch.as_tensor([item["group"] for item in items], dtype=torch.long),
+    }

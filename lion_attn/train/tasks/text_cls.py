@@ -1,5 +1,6 @@
-"""Text classification fine-tuning on JSONL (``text`` and ``label`` fields), from an ``mlm`` checkpoint or from
-scratch, with WordPiece or byte-level input. The default is "which Austen novel is this passage from"."""
+"""Text classification or regression fine-tuning on users' JSONL / CSV / TSV files, single texts or pairs
+(``--text-fields sentence1,sentence2``), from an ``mlm`` checkpoint or from scratch, with WordPiece or byte-level
+input. The default data is "which Austen novel is this passage from"."""
 
 from __future__ import annotations
 
@@ -8,18 +9,23 @@ import logging
 from pathlib import Path
 from typing import Any, ClassVar
 
-from torch import nn
-
 from lion_attn.train.config import TrainConfig
 from lion_attn.train.tasks.image import subset
-from lion_attn.train.tasks.sequence import SequenceClassificationTask, TokenDataset
-from lion_attn.train.tasks.text_common import TOKENIZER_DIR, find_tokenizer_dir
+from lion_attn.train.tasks.text_task import TextTask
 
 logger = logging.getLogger(__name__)
 
 
-class TextClsTask(SequenceClassificationTask):
-    """``lion train text-cls --train FILE --val FILE --tokenizer bytes|wordpiece [--init MLM_CHECKPOINT]``."""
+def _label_sort_key(name: str) -> tuple[int, int | str]:
+    # Integer labels sort numerically ("2" before "10"); anything else sorts as text after them.
+    try:
+        return (0, int(name))
+    except ValueError:
+        return (1, name)
+
+
+class TextClsTask(TextTask):
+    """``lion train text-cls --train FILE --val FILE [--text-fields a,b] [--regression] [--init MLM_CHECKPOINT]``."""
 
     name = "text-cls"
     metric = "accuracy"
@@ -33,6 +39,9 @@ class TextClsTask(SequenceClassificationTask):
     arg_defaults: ClassVar[dict[str, Any]] = {
         "train": "",
         "val": "",
+        "text_fields": "text",
+        "label_field": "label",
+        "regression": False,
         "tokenizer": "wordpiece",
         "init": "",
         "seq_len": 256,
@@ -48,9 +57,18 @@ class TextClsTask(SequenceClassificationTask):
     @staticmethod
     def add_arguments(p: argparse.ArgumentParser) -> None:
         s = argparse.SUPPRESS
-        p.add_argument("--train", default=s, help="training JSONL (default: the Austen 'which novel' passages)")
-        p.add_argument("--val", default=s, help="validation JSONL (labels must be in the training label set)")
-        p.add_argument("--tokenizer", choices=("bytes", "wordpiece"), default=s, help="input units")
+        p.add_argument(
+            "--train", default=s, help="training .jsonl/.csv/.tsv (default: the Austen 'which novel' passages)"
+        )
+        p.add_argument("--val", default=s, help="validation file (labels must be in the training label set)")
+        p.add_argument("--text-fields", default=s, help="the text field, or two comma-separated fields for pairs")
+        p.add_argument("--label-field", default=s, help="the label field")
+        p.add_argument("--regression", action="store_true", default=s, help="numeric labels: one output, MSE")
+        p.add_argument(
+            "--tokenizer",
+            default=s,
+            help="'wordpiece' (trained here), 'bytes', a vocab.txt or a tokenizer.json (ignored with --init)",
+        )
         p.add_argument("--init", default=s, help="start from this mlm checkpoint (its tokenizer is reused)")
         p.add_argument("--seq-len", type=int, default=s, help="truncate inputs to this many tokens")
         p.add_argument("--vocab-size", type=int, default=s, help="WordPiece vocabulary size when trained here")
@@ -58,48 +76,64 @@ class TextClsTask(SequenceClassificationTask):
         p.add_argument("--val-limit", type=int, default=s)
 
     def __init__(self, config: TrainConfig, for_eval: bool = False) -> None:
-        from lion_attn.data import ByteTokenizer, WordPieceTokenizer, load_tokenizer, read_jsonl_classification
+        from lion_attn.data.text_table import read_text_examples
 
         self.config = config
         a = {**self.arg_defaults, **config.task_args}
         self.args = a
+        fields = [f.strip() for f in str(a["text_fields"]).split(",") if f.strip()]
+        if len(fields) not in (1, 2):
+            raise ValueError(f"--text-fields must name one field or two comma-separated ones, got {a['text_fields']!r}")
+        if a["seq_len"] < 8:
+            raise ValueError(f"--seq-len must be >= 8, got {a['seq_len']}")
         if bool(a["train"]) != bool(a["val"]):
-            raise ValueError("give both --train and --val JSONL files (or neither, for the default data)")
+            raise ValueError("give both --train and --val files (or neither, for the default data)")
+        self.regression = bool(a["regression"])
         val_path = a["eval_data"] if for_eval and a["eval_data"] else a["val"]
+        train_texts: list[list[str]] = [[] for _ in fields]
         if a["train"]:
             for flag, path in (("--train", a["train"]), ("--val", val_path)):
                 if not Path(path).is_file():
                     raise ValueError(f"{flag} {path} does not exist or is not a file")
-            train_texts, train_labels, names = (
-                ([], [], list(a["label_names"]))
-                if for_eval and a["label_names"]
-                else read_jsonl_classification(a["train"])
-            )
-            val_texts, val_labels, _ = read_jsonl_classification(val_path, label_names=names)
+            read = lambda p: read_text_examples(p, fields, a["label_field"], self.regression)  # noqa: E731
+            train = None if for_eval else read(a["train"])
+            val = read(val_path)
+            if self.regression:
+                names = []
+            elif for_eval and a["label_names"]:
+                names = list(a["label_names"])
+            else:
+                names = sorted(set(train.labels), key=_label_sort_key)  # type: ignore[union-attr]
+            index = {n: i for i, n in enumerate(names)}
+            if not self.regression:
+                for i, label in enumerate(val.labels):
+                    if label not in index:
+                        raise ValueError(f"{val_path}: example {i + 1} has label {label!r}, not in {names}")
+            to_ids = (lambda ls: list(ls)) if self.regression else (lambda ls: [index[x] for x in ls])
+            val_texts, val_labels = val.texts, to_ids(val.labels)
+            if train is not None:
+                train_texts, train_labels = train.texts, to_ids(train.labels)
         else:
-            train_texts, train_labels, val_texts, val_labels, names = self._default_data()
+            if self.regression or len(fields) != 1:
+                raise ValueError("--regression and pairs need --train and --val files")
+            tr_x, train_labels, va_x, val_labels, names = self._default_data()
+            train_texts, val_texts = [tr_x], [va_x]
         self.label_names = names
-        init_dir = None
-        if a["init"]:
-            from lion_attn.train.checkpoint import resolve_checkpoint
-
-            init_dir = resolve_checkpoint(a["init"])
-        tok_dir = find_tokenizer_dir(a, config.resume)
-        if tok_dir is None and init_dir is not None:
-            tok_dir = init_dir / TOKENIZER_DIR if (init_dir / TOKENIZER_DIR).is_dir() else None
-            if tok_dir is None:
-                raise ValueError(f"--init {init_dir} has no tokenizer/ folder (is it an mlm checkpoint?)")
-        self.init_dir = init_dir
-        if tok_dir is not None:
-            self.tokenizer = load_tokenizer(tok_dir)
-        elif a["tokenizer"] == "bytes":
-            self.tokenizer = ByteTokenizer()
-        else:
-            self.tokenizer = WordPieceTokenizer.train(train_texts, vocab_size=a["vocab_size"])
-        self.pad_id = self.tokenizer.pad_id
-        self.eval_dataset = subset(self._encode(val_texts, val_labels), a["val_limit"], config.seed + 1)
+        self.metric_names = ("accuracy",) if self.regression is False else ("pearson", "spearman")
+        if not self.regression and len(names) > 2:
+            self.metric_names = ("accuracy", "macro_f1")
+        self.metric = self.metric_names[0]
+        self.setup_tokenizer([t for col in train_texts for t in col])
+        pair = len(fields) == 2
+        self.eval_dataset = subset(
+            self.encode(val_texts[0], val_texts[1] if pair else None, val_labels), a["val_limit"], config.seed + 1
+        )
         if not for_eval:
-            self.train_dataset = subset(self._encode(train_texts, train_labels), a["train_limit"], config.seed)
+            self.train_dataset = subset(
+                self.encode(train_texts[0], train_texts[1] if pair else None, train_labels),
+                a["train_limit"],
+                config.seed,
+            )
 
     def _default_data(self) -> tuple[list[str], list[int], list[str], list[int], list[str]]:
         from lion_attn.data import austen_passages, data_home, load_austen, read_jsonl_classification
@@ -121,43 +155,10 @@ class TextClsTask(SequenceClassificationTask):
             names,
         )
 
-    def _encode(self, texts: list[str], labels: list[int]) -> TokenDataset:
-        n = self.args["seq_len"]
-        seqs = [self.tokenizer.encode(t, add_special_tokens=True)[:n] for t in texts]
-        return TokenDataset(seqs, labels)
-
-    def build_model(self) -> nn.Module:
-        from lion_attn.models import LionBertConfig, LionForSequenceClassification, get_model_config, read_config
-
-        over = {"num_labels": len(self.label_names), **self.args["model_args"]}
-        if self.init_dir is None:
-            over.update(
-                vocab_size=self.tokenizer.vocab_size,
-                pad_token_id=self.pad_id,
-                max_position_embeddings=max(self.args["seq_len"], 8),
-            )
-            return LionForSequenceClassification(get_model_config(self.config.model, **over))
-        data = read_config(self.init_dir)
-        if data.get("family") != "bert":
-            raise ValueError(
-                f"--init {self.init_dir} holds a {data.get('family')!r} model; text-cls needs a bert (mlm) checkpoint"
-            )
-        from safetensors.torch import load_file
-
-        model = LionForSequenceClassification(LionBertConfig.from_dict(data).replace(**over))
-        result = model.load_state_dict(load_file(str(self.init_dir / "model.safetensors")), strict=False)
-        logger.info("initialised from %s; new: %s", self.init_dir, result.missing_keys)
-        return model
-
-    def save_artifacts(self, folder: Path) -> None:
-        self.tokenizer.save(folder / TOKENIZER_DIR)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"label_names": self.label_names, "tokenizer_kind": self.tokenizer.kind}
-
     def describe(self) -> str:
         n_train = len(self.train_dataset) if hasattr(self, "train_dataset") else 0
+        kind = "regression" if self.regression else f"{len(self.label_names)} labels"
         return (
-            f"text-cls ({len(self.label_names)} labels, {self.tokenizer.kind} tokens): "
+            f"text-cls ({kind}, {self.tokenizer.kind} tokens): "
             f"{n_train} training / {len(self.eval_dataset)} evaluation texts"
         )

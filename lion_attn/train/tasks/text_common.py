@@ -7,7 +7,17 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
+# Checkpoints keep their tokenizer at the top level (a transformers model folder); older ones in this subfolder.
 TOKENIZER_DIR = "tokenizer"
+_TOKENIZER_MARKER = "lion_tokenizer.json"
+
+
+def tokenizer_in(folder: Path) -> Path | None:
+    """The folder holding the tokenizer saved with a checkpoint: the checkpoint itself, or its ``tokenizer/``."""
+    for cand in (folder, folder / TOKENIZER_DIR):
+        if (cand / _TOKENIZER_MARKER).is_file():
+            return cand
+    return None
 
 
 def read_texts(path: str) -> dict[str, str]:
@@ -37,11 +47,10 @@ def find_tokenizer_dir(task_args: dict, resume: str) -> Path | None:
     """Where a previously trained tokenizer lives: the evaluated/resumed checkpoint or an --init checkpoint."""
     from lion_attn.train.checkpoint import resolve_checkpoint
 
-    for key in ("checkpoint_dir",):
-        if task_args.get(key) and (Path(task_args[key]) / TOKENIZER_DIR).is_dir():
-            return Path(task_args[key]) / TOKENIZER_DIR
+    if task_args.get("checkpoint_dir"):
+        found = tokenizer_in(Path(task_args["checkpoint_dir"]))
+        if found is not None:
+            return found
     if resume:
-        folder = resolve_checkpoint(resume)
-        if (folder / TOKENIZER_DIR).is_dir():
-            return folder / TOKENIZER_DIR
+        return tokenizer_in(resolve_checkpoint(resume))
     return None

@@ -1,0 +1,183 @@
+"""GLUE fine-tuning on the benchmark's own files (``lion train glue --task mrpc --data glue_data/MRPC``).
+
+Pairs enter as ``[CLS] a [SEP] b [SEP]`` with segment ids, STS-B as regression, and every task is scored by its
+official metrics (:mod:`lion_attn.train.tasks.text_metrics`); the file layouts are read by
+:mod:`lion_attn.data.glue`. :func:`write_test_predictions` turns a checkpoint and the task's ``test.tsv`` into the
+prediction files the GLUE server takes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from lion_attn.train.config import TrainConfig
+from lion_attn.train.tasks.image import subset
+from lion_attn.train.tasks.text_task import TextTask
+
+logger = logging.getLogger(__name__)
+
+
+class GlueTask(TextTask):
+    """``lion train glue --task {cola,sst2,mrpc,qqp,stsb,mnli,qnli,rte,wnli} --data TASK_FOLDER``."""
+
+    name = "glue"
+    metric = "accuracy"
+    defaults: ClassVar[dict[str, Any]] = {
+        "model": "lion_s_bert_tiny",
+        "epochs": 5,
+        "batch_size": 32,
+        "lr": 5e-4,
+        "weight_decay": 0.01,
+        "warmup": 0.1,
+    }
+    arg_defaults: ClassVar[dict[str, Any]] = {
+        "task": "",
+        "data": "",
+        "tokenizer": "wordpiece",
+        "init": "",
+        "seq_len": 128,
+        "vocab_size": 8000,
+        "skip_bad_rows": False,
+        "train_limit": 0,
+        "val_limit": 0,
+        "model_args": {},
+        "eval_data": "",
+        "checkpoint_dir": "",
+    }
+
+    @staticmethod
+    def add_arguments(p: argparse.ArgumentParser) -> None:
+        from lion_attn.data.glue import GLUE_TASKS
+
+        s = argparse.SUPPRESS
+        p.add_argument("--task", choices=tuple(GLUE_TASKS), default=s, help="the GLUE task (required)")
+        p.add_argument("--data", default=s, help="the task's folder as GLUE ships it (train.tsv, dev.tsv, ...)")
+        p.add_argument(
+            "--tokenizer",
+            default=s,
+            help="'wordpiece' (trained on train.tsv), 'bytes', a BERT vocab.txt or a tokenizer.json "
+            "(ignored with --init: the checkpoint's tokenizer is used)",
+        )
+        p.add_argument("--init", default=s, help="start from this mlm checkpoint (its tokenizer is reused)")
+        p.add_argument("--seq-len", type=int, default=s, help="tokens per input, specials included")
+        p.add_argument("--vocab-size", type=int, default=s, help="WordPiece vocabulary size when trained here")
+        p.add_argument("--skip-bad-rows", action="store_true", default=s, help="skip and count malformed rows")
+        p.add_argument("--train-limit", type=int, default=s, help="use N training rows")
+        p.add_argument("--val-limit", type=int, default=s, help="use N evaluation rows")
+
+    def __init__(self, config: TrainConfig, for_eval: bool = False) -> None:
+        from lion_attn.data.glue import get_spec, glue_eval_files, read_glue_split
+
+        self.config = config
+        a = {**self.arg_defaults, **config.task_args}
+        self.args = a
+        if not a["task"]:
+            raise ValueError("--task is required: one of cola, sst2, mrpc, qqp, stsb, mnli, qnli, rte, wnli")
+        if not a["data"]:
+            raise ValueError("--data is required: the task's folder as the GLUE distribution ships it")
+        if a["seq_len"] < 8:
+            raise ValueError(f"--seq-len must be >= 8, got {a['seq_len']}")
+        self.spec = spec = get_spec(a["task"])
+        self.regression = spec.is_regression
+        self.label_names = list(spec.labels)
+        self.metric_names = spec.metrics
+        self.metric = spec.metrics[0]
+        folder = Path(a["eval_data"] if for_eval and a["eval_data"] else a["data"])
+        if not folder.is_dir():
+            raise ValueError(f"--data {folder} is not a folder (expected the GLUE task folder, e.g. glue_data/MRPC)")
+        on_error = "skip" if a["skip_bad_rows"] else "raise"
+        train = None if for_eval else read_glue_split(spec.name, folder / "train.tsv", on_error=on_error)
+        evals = {
+            g: read_glue_split(spec.name, f, on_error=on_error) for g, f in glue_eval_files(spec.name, folder).items()
+        }
+        self.group_names = tuple(evals)
+        self.skipped = {str(s.path): s.skipped for s in [*([train] if train else []), *evals.values()] if s.skipped}
+        self.setup_tokenizer([t for ex in train.examples for t in (ex.text_a, ex.text_b) if t] if train else [])
+        rows = [(g, ex) for g, split in enumerate(evals.values()) for ex in split.examples]
+        self.eval_dataset = subset(
+            self.encode(
+                [ex.text_a for _, ex in rows],
+                [ex.text_b for _, ex in rows] if spec.text_b else None,
+                [ex.label for _, ex in rows],
+                [g for g, _ in rows],
+            ),
+            a["val_limit"],
+            config.seed + 1,
+        )
+        if train is not None:
+            exs = train.examples
+            self.train_dataset = subset(
+                self.encode(
+                    [ex.text_a for ex in exs],
+                    [ex.text_b for ex in exs] if spec.text_b else None,
+                    [ex.label for ex in exs],
+                ),
+                a["train_limit"],
+                config.seed,
+            )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "glue_task": self.spec.name, "skipped_rows": self.skipped}
+
+    def describe(self) -> str:
+        n_train = len(self.train_dataset) if hasattr(self, "train_dataset") else 0
+        kind = "regression" if self.regression else f"{len(self.label_names)} labels"
+        return (
+            f"glue {self.spec.server_name} ({kind}, {self.tokenizer.kind} tokens, "
+            f"metrics {', '.join(self.metric_names)})"
+            f": {n_train} training / {len(self.eval_dataset)} evaluation rows"
+        )
+
+
+@torch.inference_mode()
+def write_test_predictions(
+    checkpoint: str | Path,
+    out_dir: str | Path,
+    data: str | None = None,
+    mode: str = "parallel",
+    batch_size: int = 64,
+) -> list[Path]:
+    """Predict a GLUE checkpoint's ``test.tsv`` (MNLI: both test files) and write the GLUE server's files.
+
+    Args:
+        checkpoint: A ``lion train glue`` checkpoint folder or output directory.
+        out_dir: Where ``<TASK>.tsv`` (e.g. ``MRPC.tsv``, ``MNLI-m.tsv``) is written.
+        data: The task folder holding the test files (default: the run's ``--data``).
+        mode: Attention form to predict in.
+        batch_size: Examples per forward pass.
+
+    Returns:
+        The files written.
+    """
+    from lion_attn.data.glue import glue_test_files, read_glue_split, write_glue_predictions
+    from lion_attn.train.evaluate import find_eval_checkpoint, load_task
+
+    folder = find_eval_checkpoint(checkpoint)
+    task, state = load_task(folder)
+    if state["task"] != "glue":
+        raise ValueError(f"{folder} is a {state['task']!r} checkpoint; GLUE prediction files need a glue one")
+    model = task.load_model(folder)
+    model.set_attn_mode(mode)
+    model.eval()
+    written = []
+    for server_name, path in glue_test_files(task.spec.name, Path(data or task.args["data"])).items():
+        split = read_glue_split(task.spec.name, path, labelled=False, on_error="raise")
+        exs = split.examples
+        dataset = task.encode(
+            [ex.text_a for ex in exs],
+            [ex.text_b or "" for ex in exs] if task.spec.text_b else None,
+            [0.0 if task.regression else 0] * len(exs),
+        )
+        preds: list[Any] = []
+        for start in range(0, len(dataset), batch_size):
+            batch = task.collate([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
+            preds.extend(task._predict(task._logits(model, batch)).tolist())
+        target = Path(out_dir) / f"{server_name}.tsv"
+        written.append(write_glue_predictions(task.spec.name, target, [ex.index for ex in exs], preds))
+        logger.info("wrote %d predictions to %s", len(preds), target)
+    return written
