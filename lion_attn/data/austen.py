@@ -27,10 +27,12 @@ from lion_attn.data.paths import SAMPLE_DIR, SYSTEM_JANEAUSTENR_DIR, data_home
 __all__ = [
     "AUSTEN_NOVELS",
     "austen_passages",
+    "austen_same_novel_pairs",
     "extract_janeaustenr_deb",
     "load_austen",
     "read_austen_dir",
     "read_janeaustenr_rdata",
+    "write_austen_pairs_glue",
 ]
 
 logger = logging.getLogger(__name__)
@@ -271,3 +273,70 @@ def austen_passages(
     rng.shuffle(train)
     rng.shuffle(val)
     return train, val
+
+
+def austen_same_novel_pairs(
+    texts: Mapping[str, str],
+    words_per_passage: int = 48,
+    sizes: Mapping[str, int] | None = None,
+    seed: int = 0,
+) -> dict[str, list[tuple[str, str, int]]]:
+    """A sentence-pair task from the novels: "are passages A and B from the same novel?" (label 1 if so).
+
+    Passages come from :func:`austen_passages`; the splits use disjoint passages (train from its training part,
+    dev and test from halves of its held-out part). Each pair picks a novel for A uniformly, then B from the same
+    novel (half the pairs) or from another one, so the classes are balanced.
+
+    Args:
+        texts: label -> text, e.g. from :func:`load_austen` (at least two novels).
+        words_per_passage: words per passage.
+        sizes: pairs per split (default ``{"train": 4000, "dev": 800, "test": 400}``).
+        seed: seed of every draw.
+
+    Returns:
+        ``{split: [(passage_a, passage_b, label), ...]}``.
+    """
+    if len(texts) < 2:
+        raise ValueError("the same-novel task needs at least two texts")
+    sizes = dict(sizes or {"train": 4000, "dev": 800, "test": 400})
+    train, held = austen_passages(texts, words_per_passage, seed=seed, val_fraction=0.25)
+    half = len(held) // 2
+    pools_by_split = {"train": train, "dev": held[:half], "test": held[half:]}
+    rng = random.Random(seed + 1)
+    out: dict[str, list[tuple[str, str, int]]] = {}
+    for split, n in sizes.items():
+        pools: dict[str, list[str]] = {}
+        for passage, label in pools_by_split[split if split in pools_by_split else "train"]:
+            pools.setdefault(label, []).append(passage)
+        labels = sorted(label for label, ps in pools.items() if len(ps) >= 2)
+        if len(labels) < 2:
+            raise ValueError(f"split {split!r}: too few passages per novel; lower words_per_passage")
+        pairs = []
+        for _ in range(n):
+            novel = rng.choice(labels)
+            same = rng.random() < 0.5
+            a, b = rng.sample(pools[novel], 2) if same else (rng.choice(pools[novel]), None)
+            if b is None:
+                b = rng.choice(pools[rng.choice([x for x in labels if x != novel])])
+            pairs.append((a, b, int(same)))
+        out[split] = pairs
+    return out
+
+
+def write_austen_pairs_glue(out_dir: str | Path, **kwargs) -> Path:
+    """Write :func:`austen_same_novel_pairs` as a GLUE task folder in MRPC's layout (``train.tsv``, ``dev.tsv``
+    with ``Quality, #1 ID, #2 ID, #1 String, #2 String``; ``test.tsv`` with ``index`` and no labels), so that
+    ``lion train glue --task mrpc --data OUT_DIR`` trains on it. Keyword arguments go to the pair builder."""
+    from lion_attn.data.glue import write_glue_tsv
+
+    out = Path(out_dir)
+    splits = austen_same_novel_pairs(load_austen(), **kwargs)
+    head = ("Quality", "#1 ID", "#2 ID", "#1 String", "#2 String")
+    for split in ("train", "dev"):
+        rows = ((y, 2 * i, 2 * i + 1, a, b) for i, (a, b, y) in enumerate(splits[split]))
+        write_glue_tsv(out / f"{split}.tsv", head, rows)
+    test_rows = ((i, 2 * i, 2 * i + 1, a, b) for i, (a, b, _) in enumerate(splits["test"]))
+    write_glue_tsv(out / "test.tsv", ("index", *head[1:]), test_rows)
+    # The test labels are kept aside (GLUE hides them) so predictions can be scored here.
+    write_glue_tsv(out / "test_labels.tsv", ("index", "label"), ((i, y) for i, (_, _, y) in enumerate(splits["test"])))
+    return out

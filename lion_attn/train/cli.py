@@ -49,7 +49,8 @@ def _common_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lr", type=float, default=s, help="peak learning rate")
     g.add_argument("--weight-decay", type=float, default=s)
     g.add_argument("--warmup", type=float, default=s, help="warm-up: fraction of steps if < 1, else steps")
-    g.add_argument("--min-lr", type=float, default=s, help="final learning rate of the cosine decay")
+    g.add_argument("--min-lr", type=float, default=s, help="final learning rate of the decay")
+    g.add_argument("--schedule", choices=("cosine", "linear"), default=s, help="decay after the warm-up")
     g.add_argument("--grad-clip", type=float, default=s, help="max gradient norm (0: off)")
     g.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=s, help="bf16 autocast")
     g.add_argument("--seed", type=int, default=s)
@@ -107,6 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
             name, help=f"train on the {name} task", formatter_class=argparse.ArgumentDefaultsHelpFormatter
         )
         get_task_class(name).add_arguments(tp)
+        presets = getattr(get_task_class(name), "presets", {})
+        if presets:
+            tp.add_argument(
+                "--recipe",
+                choices=tuple(presets),
+                default=argparse.SUPPRESS,
+                help="a preset of defaults (flags typed after it still win): "
+                + "; ".join(f"{k}: {v}" for k, v in presets.items()),
+            )
         _common_flags(tp)
 
     ev = sub.add_parser("eval", help="evaluate a checkpoint in each attention form")
@@ -123,15 +133,45 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", default=None, help="where to write the results (default: <checkpoint>/eval.json)")
     ev.add_argument("--device", default="auto", help="auto (CUDA if visible, else CPU), cpu, cuda or cuda:N")
     ev.add_argument(
+        "--glue-predictions",
+        default=None,
+        metavar="DIR",
+        help="glue checkpoints: also predict the task's test.tsv (MNLI: both test files) and write the GLUE "
+        "server's files (e.g. DIR/MRPC.tsv); --data names the task folder if it moved",
+    )
+    ev.add_argument(
         "--in-process",
         action="store_true",
         help="run every form in this process (faster; peak memory is then not measured per form)",
     )
 
-    dp = sub.add_parser("data", help="prepare the default data sets from Debian packages")
+    dp = sub.add_parser(
+        "data", help="prepare the default data sets from Debian packages (no subcommand), or tokenize a corpus"
+    )
     dp.add_argument("--dest", default=None, help="destination (default $LION_DATA or ~/.cache/lion-attn/data)")
     dp.add_argument("--what", nargs="+", default=None, help="fashion-mnist and/or austen")
     dp.add_argument("--force", action="store_true")
+    dsub = dp.add_subparsers(dest="data_command", required=False, metavar="{tokenize,austen-pairs}")
+    tk = dsub.add_parser("tokenize", help="pre-tokenize text files into shards for `lion train mlm --data`")
+    tk.add_argument("--text", nargs="+", required=True, help="text files (.txt, .gz) or folders of them")
+    tk.add_argument(
+        "--tokenizer",
+        default="wordpiece",
+        help="'wordpiece' (trained on the text), 'bytes', a vocab.txt, a tokenizer.json or a saved tokenizer folder",
+    )
+    tk.add_argument("--vocab-size", type=int, default=8000, help="WordPiece vocabulary size when trained here")
+    tk.add_argument("--out", required=True, help="destination folder (shards, index.json, tokenizer)")
+    tk.add_argument("--doc-mode", choices=("line", "paragraph", "file"), default="line", help="what one document is")
+    tk.add_argument("--workers", type=int, default=0, help="processes (0: one per CPU, at most one per file)")
+    tk.add_argument("--max-shard-tokens", type=int, default=2**27, help="start a new shard past this many tokens")
+    tk.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    ap = dsub.add_parser("austen-pairs", help="write the 'same novel?' pair task from Austen's novels in GLUE layout")
+    ap.add_argument("--out", required=True, help="destination folder (train.tsv, dev.tsv, test.tsv as MRPC's)")
+    ap.add_argument("--words", type=int, default=48, help="words per passage")
+    ap.add_argument("--train", type=int, default=4000, help="training pairs")
+    ap.add_argument("--dev", type=int, default=800, help="dev pairs")
+    ap.add_argument("--test", type=int, default=400, help="test pairs")
+    ap.add_argument("--seed", type=int, default=0)
 
     sp = sub.add_parser("showcase", help="LION-S ViT vs softmax ViT on Fashion-MNIST, then eval in all forms")
     sp.add_argument("--out", default="runs/showcase")
@@ -168,6 +208,9 @@ def resolve_train_config(task_name: str, explicit: dict[str, Any]) -> TrainConfi
     explicit = dict(explicit)
     if "model_arg" in explicit:
         explicit["model_args"] = parse_model_args(explicit.pop("model_arg"))
+    if "recipe" in explicit:
+        # A recipe's values act as defaults: a flag the user typed overrides them.
+        explicit = {**getattr(task_cls, "presets", {})[explicit.pop("recipe")], **explicit}
     unknown = [k for k in explicit if k not in common and k not in task_cls.arg_defaults]
     if unknown:
         raise UserError(f"unknown option(s) for `lion train {task_name}`: {unknown}")
@@ -258,11 +301,55 @@ def cmd_eval(ns: argparse.Namespace) -> int:
     )
     print(format_table(report))
     print(f"results: {report['json']}")
+    if ns.glue_predictions:
+        from lion_attn.train.tasks.glue import write_test_predictions
+
+        mode = modes[0]
+        for path in write_test_predictions(ns.checkpoint, ns.glue_predictions, ns.data, mode, ns.batch_size):
+            print(f"GLUE predictions ({mode} form): {path}")
+    return EXIT_OK
+
+
+def cmd_data_tokenize(ns: argparse.Namespace) -> int:
+    from lion_attn.data import WordPieceTokenizer
+    from lion_attn.data.shards import find_text_files, iter_documents, tokenize_corpus
+    from lion_attn.data.tokenization import resolve_tokenizer
+
+    if ns.workers < 0:
+        raise UserError("--workers must be >= 0")
+    tok = resolve_tokenizer(ns.tokenizer)
+    if tok is None:
+        files = find_text_files(ns.text)
+        # Streamed from the files: the trainer counts words, it never holds the corpus.
+        docs = (doc for f in files for doc in iter_documents(f, ns.doc_mode))
+        tok = WordPieceTokenizer.train(docs, vocab_size=ns.vocab_size)
+        logger.info("trained a WordPiece vocabulary of %d tokens", tok.vocab_size)
+    index = tokenize_corpus(
+        ns.text,
+        tok,
+        ns.out,
+        doc_mode=ns.doc_mode,
+        workers=ns.workers or None,
+        max_shard_tokens=ns.max_shard_tokens,
+        progress=ns.progress,
+    )
+    summary = {k: index[k] for k in ("total_tokens", "total_documents", "dtype", "tokenizer")}
+    print(json.dumps({**summary, "shards": len(index["shards"]), "out": str(Path(ns.out).resolve())}, indent=2))
     return EXIT_OK
 
 
 def cmd_data(ns: argparse.Namespace) -> int:
     from lion_attn.data import DATASETS, DataPrepareError, prepare
+
+    if getattr(ns, "data_command", None) == "tokenize":
+        return cmd_data_tokenize(ns)
+    if getattr(ns, "data_command", None) == "austen-pairs":
+        from lion_attn.data.austen import write_austen_pairs_glue
+
+        sizes = {"train": ns.train, "dev": ns.dev, "test": ns.test}
+        out = write_austen_pairs_glue(ns.out, words_per_passage=ns.words, sizes=sizes, seed=ns.seed)
+        print(json.dumps({"out": str(out.resolve()), **sizes, "layout": "MRPC (lion train glue --task mrpc)"}))
+        return EXIT_OK
 
     what = ns.what or list(DATASETS)
     try:

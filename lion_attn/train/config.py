@@ -40,7 +40,8 @@ class TrainConfig:
         lr: Peak learning rate.
         weight_decay: AdamW decoupled weight decay (not applied to biases, norms and embeddings' gains).
         warmup: Linear warm-up length: a fraction of the total steps if < 1, else a number of steps.
-        min_lr: Learning rate at the end of the cosine decay.
+        min_lr: Learning rate at the end of the decay.
+        schedule: Decay after the warm-up: ``"cosine"`` or ``"linear"`` (both end at ``min_lr``).
         grad_clip: Max global gradient norm (0 disables clipping).
         bf16: Run forward passes under bf16 autocast.
         seed: Seed of every random source (model init, data order, masking, dropout).
@@ -73,6 +74,7 @@ class TrainConfig:
     weight_decay: float = 0.05
     warmup: float = 0.05
     min_lr: float = 1e-5
+    schedule: str = "cosine"
     grad_clip: float = 1.0
     bf16: bool = False
     seed: int = 0
@@ -119,6 +121,8 @@ class TrainConfig:
             raise ValueError("give --epochs, --max-steps or --max-minutes: the run needs a length")
         if not (self.device in DEVICES or str(self.device).startswith("cuda:")):
             raise ValueError(f"--device must be one of {', '.join(DEVICES)} (or cuda:N), got {self.device!r}")
+        if self.schedule not in ("cosine", "linear"):
+            raise ValueError(f"--schedule must be 'cosine' or 'linear', got {self.schedule!r}")
         self.eval_every = str(self.eval_every)
         if self.eval_every != "epoch" and not (self.eval_every.isdigit() and int(self.eval_every) > 0):
             raise ValueError(f"--eval-every must be 'epoch' or a positive number of steps, got {self.eval_every!r}")

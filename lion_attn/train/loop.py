@@ -107,9 +107,14 @@ class Trainer:
         seed_everything(cfg.seed)
         self.model = task.build_model().to(self.dist.device)
         set_model_attn_mode(self.model, cfg.attn_mode)
-        self.sampler = ShardedBatchSampler(
-            len(task.train_dataset), cfg.batch_size, cfg.seed, self.dist.rank, self.dist.world_size
-        )
+        # A task may bring its own batch order (e.g. MLM shards: each rank reads its own files).
+        make_sampler = getattr(task, "train_batch_sampler", None)
+        if make_sampler is not None:
+            self.sampler = make_sampler(cfg.batch_size, cfg.seed, self.dist.rank, self.dist.world_size)
+        else:
+            self.sampler = ShardedBatchSampler(
+                len(task.train_dataset), cfg.batch_size, cfg.seed, self.dist.rank, self.dist.world_size
+            )
         self.steps_per_epoch = self.sampler.num_batches()
         self.optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay)
         total = cfg.max_steps or cfg.epochs * self.steps_per_epoch
@@ -174,7 +179,10 @@ class Trainer:
 
     def _set_lr(self) -> None:
         """Apply the schedule's learning rate for the next step (a pure function of the run state)."""
-        set_lr(self.optimizer, self.config.lr * self.run.lr_factor(self.config.min_lr / self.config.lr))
+        set_lr(
+            self.optimizer,
+            self.config.lr * self.run.lr_factor(self.config.min_lr / self.config.lr, self.config.schedule),
+        )
 
     def _loader(self, dataset: Dataset, sampler: Any, seed: int) -> Any:
         return make_loader(

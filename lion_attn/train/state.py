@@ -31,6 +31,16 @@ def cosine_lr_factor(step: int, total: int, warmup: int, min_ratio: float) -> fl
     return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+def linear_lr_factor(step: int, total: int, warmup: int, min_ratio: float) -> float:
+    """Multiplier of the peak learning rate at ``step``: linear warm-up, then linear decay to ``min_ratio``."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    if total <= warmup:
+        return 1.0
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 1.0 - (1.0 - min_ratio) * progress
+
+
 @dataclass
 class RunState:
     """Progress of a run; saved in every checkpoint and restored on ``--resume``.
@@ -65,9 +75,10 @@ class RunState:
     budget_planned: bool = False
     seconds_per_step: float = 0.0
 
-    def lr_factor(self, min_ratio: float) -> float:
-        """The schedule's multiplier of the peak learning rate for the next step."""
-        return cosine_lr_factor(self.step, self.total_steps, self.warmup_steps, min_ratio)
+    def lr_factor(self, min_ratio: float, schedule: str = "cosine") -> float:
+        """The schedule's multiplier of the peak learning rate for the next step (``"cosine"`` or ``"linear"``)."""
+        factor = linear_lr_factor if schedule == "linear" else cosine_lr_factor
+        return factor(self.step, self.total_steps, self.warmup_steps, min_ratio)
 
     def improves(self, value: float | None, greater_is_better: bool) -> bool:
         """Whether ``value`` beats the best metric so far."""
@@ -101,4 +112,4 @@ class RunState:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
-__all__ = ["RunState", "cosine_lr_factor"]
+__all__ = ["RunState", "cosine_lr_factor", "linear_lr_factor"]

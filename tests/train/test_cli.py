@@ -172,7 +172,7 @@ def test_mlm_then_text_cls_from_it(tmp_path):
         == 0
     )
     assert summary(mlm)["metric"] == "mlm_accuracy"
-    assert (mlm / "checkpoints" / "last" / "tokenizer").is_dir()
+    assert (mlm / "checkpoints" / "last" / "tokenizer.json").is_file()
     rows = [{"text": " ".join(words[i % 7 :]), "label": ["a", "b"][i % 2]} for i in range(40)]
     train, val, bad = tmp_path / "train.jsonl", tmp_path / "val.jsonl", tmp_path / "bad.jsonl"
     train.write_text("".join(json.dumps(r) + "\n" for r in rows))

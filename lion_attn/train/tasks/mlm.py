@@ -1,11 +1,16 @@
-"""Masked-language-model pre-training (BERT's objective, Devlin et al. 2019) on plain text with a WordPiece
-vocabulary trained locally, dynamic 80/10/10 masking (deterministic per step, so resumption is exact),
-sequence packing and masked-token accuracy."""
+"""Masked-language-model pre-training (BERT's objective, Devlin et al. 2019) with dynamic 80/10/10 masking
+(deterministic per step, so resumption is exact), sequence packing and masked-token accuracy.
+
+Two sources: ``--text`` (files read into memory, a WordPiece vocabulary trained locally; the default is Austen's
+novels) or ``--data`` (a corpus tokenized by ``lion data tokenize``, streamed block by block from its shards with
+flat memory; under torchrun each rank reads its own shards; the last shard(s) are held out for evaluation).
+``--recipe paper`` selects the paper's MLM recipe (see :data:`MLMTask.presets`)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -16,7 +21,7 @@ from torch.utils.data import TensorDataset
 from lion_attn.train.config import TrainConfig
 from lion_attn.train.tasks.base import Task, create_model
 from lion_attn.train.tasks.image import subset
-from lion_attn.train.tasks.text_common import TOKENIZER_DIR, find_tokenizer_dir, read_texts
+from lion_attn.train.tasks.text_common import find_tokenizer_dir, read_texts
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +38,25 @@ class MLMTask(Task):
         "lr": 5e-4,
         "weight_decay": 0.01,
     }
+    #: ``--recipe paper``: the paper's BERT pre-training recipe (after MosaicBERT / M2-BERT): packed sequences of
+    #: 128 tokens, 30% masking (``--mask-prob 0.15`` for BERT's rate), AdamW, linear warm-up over 6% of the steps,
+    #: linear decay to 2% of the peak, bf16 autocast. The paper's global batch is 4096; set ``--batch-size``.
+    presets: ClassVar[dict[str, dict[str, Any]]] = {
+        "paper": {
+            "seq_len": 128,
+            "mask_prob": 0.30,
+            "lr": 5e-4,
+            "weight_decay": 1e-5,
+            "warmup": 0.06,
+            "schedule": "linear",
+            "min_lr": 1e-5,
+            "bf16": True,
+        }
+    }
     arg_defaults: ClassVar[dict[str, Any]] = {
         "text": "",
+        "data": "",
+        "val_shards": 1,
         "vocab_size": 8000,
         "seq_len": 128,
         "mask_prob": 0.15,
@@ -50,6 +72,8 @@ class MLMTask(Task):
     def add_arguments(p: argparse.ArgumentParser) -> None:
         s = argparse.SUPPRESS
         p.add_argument("--text", default=s, help="text file or folder of *.txt (default: Jane Austen's novels)")
+        p.add_argument("--data", default=s, help="a corpus tokenized by `lion data tokenize` (streamed from disk)")
+        p.add_argument("--val-shards", type=int, default=s, help="with --data: shards held out for evaluation")
         p.add_argument("--vocab-size", type=int, default=s, help="WordPiece vocabulary size (trained locally)")
         p.add_argument("--seq-len", type=int, default=s, help="tokens per packed sequence")
         p.add_argument("--mask-prob", type=float, default=s, help="fraction of tokens to predict")
@@ -69,6 +93,11 @@ class MLMTask(Task):
             raise ValueError(f"--val-fraction must be in (0, 1), got {a['val_fraction']}")
         if a["seq_len"] < 8:
             raise ValueError(f"--seq-len must be >= 8, got {a['seq_len']}")
+        if a["data"]:
+            if a["text"]:
+                raise ValueError("give --text (raw text) or --data (a tokenized corpus), not both")
+            self._init_shards(for_eval)
+            return
         texts = read_texts(a["eval_data"] if for_eval and a["eval_data"] else a["text"])
         tok_dir = find_tokenizer_dir(a, config.resume)
         if tok_dir is not None:
@@ -95,6 +124,45 @@ class MLMTask(Task):
         self.eval_dataset = subset(self.eval_dataset, a["val_limit"], config.seed + 1)
         if not for_eval:
             self.train_dataset = subset(TensorDataset(blocks[order[n_val:]]), a["train_limit"], config.seed)
+
+    def _init_shards(self, for_eval: bool) -> None:
+        from lion_attn.data import load_tokenizer
+        from lion_attn.data.shards import ShardBlocks, read_index
+
+        a = self.args
+        folder = Path(a["eval_data"] if for_eval and a["eval_data"] else a["data"])
+        index = read_index(folder)
+        self.tokenizer = load_tokenizer(folder)
+        n = len(index["shards"])
+        n_val = a["val_shards"]
+        if not 1 <= n_val < n:
+            raise ValueError(
+                f"--data {folder} has {n} shard(s); --val-shards {n_val} must leave at least one for training "
+                "(tokenize more files, or lower --max-shard-tokens)"
+            )
+        self.eval_dataset = subset(
+            ShardBlocks(folder, range(n - n_val, n), a["seq_len"], self.tokenizer.cls_id),
+            a["val_limit"],
+            self.config.seed + 1,
+        )
+        if not for_eval:
+            self.train_dataset = ShardBlocks(folder, range(n - n_val), a["seq_len"], self.tokenizer.cls_id)
+            if len(self.train_dataset) == 0:
+                raise ValueError(f"--data {folder}: no training block of {a['seq_len']} tokens")
+            if a["train_limit"]:
+                raise ValueError("--train-limit does not apply to --data; use --max-steps")
+        if len(self.eval_dataset) == 0:
+            raise ValueError(f"--data {folder}: the held-out shard(s) give no block of {a['seq_len']} tokens")
+
+    def train_batch_sampler(self, batch_size: int, seed: int, rank: int, world_size: int) -> Any:
+        """With ``--data``: each rank reads its own shards (None: the trainer's global shuffle over ``--text``)."""
+        from lion_attn.data.shards import ShardBatchSampler, ShardBlocks
+
+        if not isinstance(self.train_dataset, ShardBlocks):
+            from lion_attn.train.sampler import ShardedBatchSampler
+
+            return ShardedBatchSampler(len(self.train_dataset), batch_size, seed, rank, world_size)
+        return ShardBatchSampler(self.train_dataset, batch_size, seed, rank, world_size)
 
     def build_model(self) -> nn.Module:
         over = {
@@ -131,7 +199,18 @@ class MLMTask(Task):
         return self._mask(batch, 987_654_321 + index)
 
     def train_loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        self._count_tokens(batch)
         return model(batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]).loss
+
+    def _count_tokens(self, batch: dict[str, torch.Tensor]) -> None:
+        # Throughput in tokens/s (real tokens of this process), logged every --log-every steps.
+        now = time.monotonic()
+        start, tokens, steps = self.__dict__.get("_throughput", (now, 0, 0))
+        tokens, steps = tokens + int(batch["attention_mask"].sum()), steps + 1
+        if steps >= self.config.log_every and now > start:
+            logger.info("mlm throughput: %.0f tokens/s (this process)", tokens / (now - start))
+            start, tokens, steps = now, 0, 0
+        self._throughput = (start, tokens, steps)
 
     def eval_sums(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         logits = model(batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
@@ -156,14 +235,17 @@ class MLMTask(Task):
         return int(batch["input_ids"].shape[0])
 
     def save_artifacts(self, folder: Path) -> None:
-        self.tokenizer.save(folder / TOKENIZER_DIR)
+        # The tokenizer at the top of the checkpoint: the folder is a complete transformers model folder.
+        self.tokenizer.save(folder, model_max_length=self.args["seq_len"])
 
     def state_dict(self) -> dict[str, Any]:
-        return {"tokenizer": TOKENIZER_DIR, "vocab_size_trained": self.tokenizer.vocab_size}
+        return {"tokenizer": ".", "vocab_size_trained": self.tokenizer.vocab_size}
 
     def describe(self) -> str:
         n_train = len(self.train_dataset) if hasattr(self, "train_dataset") else 0
+        source = f"shards in {self.args['data']}" if self.args["data"] else "text in memory"
         return (
-            f"mlm ({self.tokenizer.vocab_size}-token WordPiece, {self.args['seq_len']}-token packed sequences): "
+            f"mlm ({self.tokenizer.vocab_size}-token {self.tokenizer.kind}, {self.args['seq_len']}-token packed "
+            f"sequences, {source}, mask rate {self.args['mask_prob']}): "
             f"{n_train} training / {len(self.eval_dataset)} evaluation sequences"
         )
