@@ -96,7 +96,11 @@ def iter_documents(path: Path, doc_mode: str) -> Iterator[str]:
             yield " ".join(lines)
 
 
-def _encode_many(tok: Any, docs: list[str]) -> list[list[int]]:
+def _encode_many(tok: Any, docs: list[str]) -> list[Any]:
+    if tok.kind == "bytes":
+        # Vectorised: the same ids as ByteTokenizer.encode (byte b -> b + 5) without a Python int per byte.
+        offset = tok.encode("\x00")[0]
+        return [np.frombuffer(d.encode("utf-8"), dtype=np.uint8).astype(np.uint16) + offset for d in docs]
     return tok.encode_batch(docs) if hasattr(tok, "encode_batch") else [tok.encode(d) for d in docs]
 
 
@@ -125,12 +129,13 @@ def _tokenize_file(job: tuple[int, str, str, str, str, int]) -> list[dict[str, A
 
     def flush(docs: list[str]) -> None:
         for ids in _encode_many(tok, docs):
-            if not ids:
+            if not len(ids):
                 continue
             if state["tokens"] and state["tokens"] + len(ids) + 1 > max_tokens:
                 close_shard()
                 open_shard()
-            np.asarray([*ids, tok.sep_id], dtype=dtype).tofile(state["handle"])
+            np.asarray(ids, dtype=dtype).tofile(state["handle"])
+            np.asarray([tok.sep_id], dtype=dtype).tofile(state["handle"])
             state["tokens"] += len(ids) + 1
             state["docs"] += 1
 
