@@ -23,7 +23,21 @@ from lion_attn.data.shards import (
     tokenize_corpus,
 )
 
-WORDS = ("emma harriet knightley elton anne wentworth elizabeth darcy bingley, jane. marianne! elinor fanny").split()
+WORDS = [
+    "emma",
+    "harriet",
+    "knightley",
+    "elton",
+    "anne",
+    "wentworth",
+    "elizabeth",
+    "darcy",
+    "bingley,",
+    "jane.",
+    "marianne!",
+    "elinor",
+    "fanny",
+]
 
 
 def _write_corpus(folder: Path, n_files: int = 3, seed: int = 0) -> dict[str, str]:
