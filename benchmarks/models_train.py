@@ -188,7 +188,12 @@ def run_train_group(group: dict[str, Any], args: argparse.Namespace) -> dict[str
         batch = make_batch(group, model, gen, device)
         if key not in BASELINES:
             # The gate: a model's numbers are reported only if its three forms give the same outputs.
-            agreement[key] = forms_agreement(model, batch, group["kind"], args.dtype)
+            try:
+                agreement[key] = forms_agreement(model, batch, group["kind"], args.dtype)
+            except Exception as exc:  # a form that cannot run is reported, and the other models still run
+                failed[key] = f"a form raised {type(exc).__name__}: {exc}"
+                log.warning("%s %s: %s; not timed", group["group"], key, failed[key])
+                continue
             worst = max(agreement[key].values())
             if not worst <= args.forms_rtol:
                 failed[key] = f"forms disagree: max rel err {worst:.2e} > {args.forms_rtol:.0e}"
@@ -207,20 +212,25 @@ def run_train_group(group: dict[str, Any], args: argparse.Namespace) -> dict[str
     rounds = args.warmup + repeats
     for r in range(rounds):
         # Rotate the order every round, so no model always runs first (right after another's cache churn).
-        keys = list(models)
-        keys = keys[r % len(keys) :] + keys[: r % len(keys)]
+        keys = [key for key in models if key not in failed]
+        keys = keys[r % len(keys) :] + keys[: r % len(keys)] if keys else []
         for key in keys:
             synchronize(device)
             start = time.perf_counter()
-            losses[key] = train_step(models[key], opts[key], batches[key], group["kind"], args.dtype)
+            try:
+                losses[key] = train_step(models[key], opts[key], batches[key], group["kind"], args.dtype)
+            except Exception as exc:  # e.g. a backward pass that does not support the dtype: report, go on
+                failed[key] = f"training step raised {type(exc).__name__}: {str(exc).splitlines()[0]}"
+                log.warning("%s %s: %s", group["group"], key, failed[key])
+                continue
             synchronize(device)
             elapsed = time.perf_counter() - start
             if r >= args.warmup:
                 times[key].append(elapsed)
         log.info("%s: round %d/%d done", group["group"], r + 1, rounds)
-    medians = {key: statistics.median(t) for key, t in times.items()}
-    base = medians["softmax"]
-    finite = {key: math.isfinite(loss) for key, loss in losses.items()}
+    medians = {key: statistics.median(t) for key, t in times.items() if key not in failed and t}
+    base = medians.get("softmax", math.nan)
+    finite = {key: math.isfinite(loss) for key, loss in losses.items() if key not in failed}
     return {
         **{k: v for k, v in group.items() if k != "models"},
         "models": group["models"],

@@ -188,6 +188,30 @@ def test_models_numbers_are_gated_on_the_forms_agreeing(models):
     assert 0 < max(result["forms_agreement"]["d"].values()) < 1e-5
 
 
+def test_models_a_failing_training_step_is_reported(models, monkeypatch):
+    import argparse
+
+    from lion_attn.layers import LionAttention
+
+    train = sys.modules["models_train"]
+    real = train.train_step
+
+    def step(model, *args, **kwargs):
+        if any(isinstance(m, LionAttention) for m in model.modules()):
+            raise RuntimeError("expected scalar type Float but found BFloat16")
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(train, "train_step", step)
+    group = {"group": "raise", "kind": "vision", "res": 28, "batch": 2,
+             "models": {"softmax": "softmax_vit_micro_patch4_28", "s": "lion_s_vit_micro_patch4_28"}}  # fmt: skip
+    args = argparse.Namespace(
+        device="cpu", dtype="float32", seed=0, repeats=1, repeats_mlm=1, warmup=0, forms_rtol=1e-3
+    )
+    result = models.run_train_group(group, args)
+    assert "BFloat16" in result["failed"]["s"] and set(result["median_s"]) == {"softmax"}
+    assert "| s | | FAILED |" in "\n".join(models.train_markdown([result]))
+
+
 def test_models_forms_agreement_sees_a_broken_form(models):
     from lion_attn.models import create_model
 
