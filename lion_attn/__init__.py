@@ -12,6 +12,7 @@ from __future__ import annotations
 from lion_attn._version import __version__
 from lion_attn.layers import Block, LionAttention, SoftmaxAttention, get_attn_modes, set_attn_mode
 from lion_attn.models import (
+    LionAttentionConfig,
     LionBertConfig,
     LionBertModel,
     LionForMaskedLM,
@@ -33,6 +34,7 @@ __all__ = [
     "MODES",
     "Block",
     "LionAttention",
+    "LionAttentionConfig",
     "LionBertConfig",
     "LionBertModel",
     "LionForMaskedLM",

@@ -27,6 +27,7 @@ from transformers import (
 )
 from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput, SequenceClassifierOutput
 
+from lion_attn.models.attention_config import LEGACY_ATTENTION_FIELDS
 from lion_attn.models.base import register_architecture_alias
 from lion_attn.models.bert import LionBertConfig, LionBertModel, LionForMaskedLM, LionForSequenceClassification
 from lion_attn.models.encoder import init_weights
@@ -52,7 +53,12 @@ def _hf_config_namespace() -> dict[str, Any]:
         if field.name in _BASE_OWNED:
             continue
         annotations[field.name] = field.type
-        namespace[field.name] = field.default
+        if field.name == "attention":
+            # Kept as a plain dict (JSON as written by save_pretrained); LionBertConfig validates it.
+            annotations[field.name] = "dict"
+            namespace[field.name] = dataclasses.field(default_factory=lambda: LionBertConfig().attention.to_dict())
+        else:
+            namespace[field.name] = field.default
     annotations["tie_word_embeddings"] = "bool"
     namespace["tie_word_embeddings"] = True
     namespace["__doc__"] = (
@@ -69,6 +75,9 @@ LionBertHFConfig: type[PreTrainedConfig] = type("LionBertHFConfig", (PreTrainedC
 def to_lion_config(config: PreTrainedConfig) -> LionBertConfig:
     """Convert a :data:`LionBertHFConfig` into the pure-PyTorch :class:`LionBertConfig` (validating it)."""
     values = {f.name: getattr(config, f.name) for f in dataclasses.fields(LionBertConfig) if f.name not in _BASE_OWNED}
+    # Directories written before the nested attention config carry flat fields (``lion_variant``, ...), which
+    # transformers keeps as plain attributes; they override the default attention.
+    values.update({name: value for name, value in vars(config).items() if name in LEGACY_ATTENTION_FIELDS})
     return LionBertConfig(**values, num_labels=config.num_labels or 2)
 
 
@@ -104,7 +113,7 @@ class LionBertHFPreTrainedModel(PreTrainedModel):
     def set_attn_mode(self, mode: str) -> None:
         """Switch every LION attention layer to ``mode`` (``"parallel"``, ``"chunk"`` or ``"recurrent"``)."""
         self._lion.set_attn_mode(mode)
-        self.config.attn_mode = mode
+        self.config.attention = {**self.config.attention, "mode": mode}
 
     def get_input_embeddings(self) -> nn.Module:
         """The word embedding table."""

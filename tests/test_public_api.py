@@ -9,6 +9,7 @@ EXPECTED = {
     "MODES",
     "Block",
     "LionAttention",
+    "LionAttentionConfig",
     "LionBertConfig",
     "LionBertModel",
     "LionForMaskedLM",

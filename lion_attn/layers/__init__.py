@@ -15,7 +15,7 @@ from lion_attn.layers.decays import (
     long_memory_decays,
     register_decay,
 )
-from lion_attn.layers.drop import DropPath, drop_path
+from lion_attn.layers.drop import DropPath, check_attention_dropout, drop_path
 from lion_attn.layers.feature_maps import (
     DEFAULT_FEATURE_MAPS,
     FEATURE_MAPS,
@@ -24,13 +24,12 @@ from lion_attn.layers.feature_maps import (
     register_feature_map,
 )
 from lion_attn.layers.mlp import Mlp
-from lion_attn.layers.modes import ATTN_MODES, check_mode, get_attn_modes, set_attn_mode
+from lion_attn.layers.modes import check_mode, get_attn_modes, set_attn_mode
 from lion_attn.layers.patch_embed import PatchEmbed
 from lion_attn.layers.softmax_attention import SoftmaxAttention
 
 __all__ = [
     "ATTN_LAYERS",
-    "ATTN_MODES",
     "DECAYS",
     "DECAY_INITS",
     "DEFAULT_FEATURE_MAPS",
@@ -44,6 +43,7 @@ __all__ = [
     "SelectiveDecay",
     "SoftmaxAttention",
     "build_decay",
+    "check_attention_dropout",
     "check_mode",
     "drop_path",
     "get_attn_modes",

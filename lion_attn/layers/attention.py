@@ -22,10 +22,11 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from lion_attn.layers.decays import build_decay, list_decays
+from lion_attn.layers.drop import check_attention_dropout
 from lion_attn.layers.feature_maps import DEFAULT_FEATURE_MAPS, FeatureMap, feature_map_name, get_feature_map
-from lion_attn.layers.masking import check_padding_mask
 from lion_attn.layers.modes import check_mode
 from lion_attn.ops import lion_attention, parallel_lion_scans
+from lion_attn.ops.inputs import check_padding_mask
 
 __all__ = ["LionAttention", "snake_orders"]
 
@@ -122,12 +123,7 @@ class LionAttention(nn.Module):
             raise ValueError(f"dim ({dim}) must be divisible by num_heads ({num_heads})")
         if variant not in list_decays():
             raise ValueError(f"unknown variant {variant!r}; expected one of {list_decays()}")
-        if attn_drop:
-            raise ValueError(
-                f"attn_drop must be 0 for LionAttention, got {attn_drop!r}: the chunk and recurrent forms never "
-                "build an attention matrix, so attention dropout cannot be applied identically in every form "
-                "(use proj_drop or drop_path instead)"
-            )
+        check_attention_dropout(attn_drop)
         if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
         if not isinstance(num_prefix_tokens, int) or num_prefix_tokens < 0:

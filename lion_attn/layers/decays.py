@@ -48,7 +48,7 @@ __all__ = [
     "register_decay",
 ]
 
-DECAY_INITS: tuple[str, ...] = ("paper", "long")
+DecayInit = Callable[[int], Tensor | None]
 
 
 def _check_init(init: str) -> str:
@@ -71,6 +71,14 @@ def long_memory_decays(num_heads: int) -> Tensor:
         Decays [H] in (0, 1), increasing with h.
     """
     return 1.0 - torch.pow(2.0, -5.0 - torch.arange(num_heads, dtype=torch.float64))
+
+
+# Decay initialisations by name: each gives the starting decays [H] in (0, 1) for H heads, or None for the
+# paper's random draw. Register another by adding an entry; configs and layers validate against these keys.
+DECAY_INITS: dict[str, DecayInit] = {
+    "paper": lambda num_heads: None,
+    "long": long_memory_decays,
+}
 
 
 def _logit(p: Tensor) -> Tensor:
@@ -100,10 +108,11 @@ class ScalarDecay(nn.Module):
     @torch.no_grad()
     def reset_parameters(self) -> None:
         """Re-initialise ``a`` according to ``self.init``."""
-        if self.init == "paper":
+        start = DECAY_INITS[self.init](self.num_heads)
+        if start is None:
             self.a.normal_(0.0, 1.0)
         else:
-            self.a.copy_(_logit(long_memory_decays(self.num_heads)))
+            self.a.copy_(_logit(start))
 
     def forward(self, x: Tensor) -> Tensor:
         """Return the per-head log-decays.
@@ -151,14 +160,15 @@ class SelectiveDecay(nn.Module):
     @torch.no_grad()
     def reset_parameters(self) -> None:
         """Re-initialise ``weight`` and ``bias`` according to ``self.init``."""
-        if self.init == "paper":
+        start = DECAY_INITS[self.init](self.num_heads)
+        if start is None:
             # The same draw as nn.Linear.reset_parameters.
             nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
             bound = 1.0 / math.sqrt(self.dim) if self.dim > 0 else 0.0
             nn.init.uniform_(self.bias, -bound, bound)
         else:
             nn.init.normal_(self.weight, 0.0, self.long_weight_std)
-            self.bias.copy_(_logit(long_memory_decays(self.num_heads)))
+            self.bias.copy_(_logit(start))
 
     def forward(self, x: Tensor) -> Tensor:
         """Return per-token log-decays.

@@ -1,10 +1,33 @@
-"""Stochastic depth (Huang et al., "Deep Networks with Stochastic Depth", ECCV 2016), per sample."""
+"""Dropout rules of the layers: stochastic depth (Huang et al., "Deep Networks with Stochastic Depth", ECCV 2016),
+per sample, and the one check that LION attention takes no attention dropout."""
 
 from __future__ import annotations
 
 from torch import Tensor, nn
 
-__all__ = ["DropPath", "drop_path"]
+__all__ = ["DropPath", "check_attention_dropout", "drop_path"]
+
+
+def check_attention_dropout(value: float, name: str = "attn_drop") -> None:
+    """Raise unless ``value`` is 0: LION attention has no attention probabilities to drop.
+
+    The chunk and recurrent forms never build the attention matrix, so dropout on it could not be applied
+    identically in every form; ``proj_drop`` or stochastic depth regularise instead. Layers and model configs
+    both call this, each naming its own argument.
+
+    Args:
+        value: The requested attention dropout probability.
+        name: The argument or config field to name in the error.
+
+    Raises:
+        ValueError: If ``value`` is not 0.
+    """
+    if value:
+        raise ValueError(
+            f"{name} must be 0 for LION attention, got {value!r}: the chunk and recurrent forms never build an "
+            "attention matrix, so attention dropout cannot be applied identically in every form "
+            "(use proj_drop or drop_path instead)"
+        )
 
 
 def drop_path(x: Tensor, drop_prob: float = 0.0, training: bool = False, scale_by_keep: bool = True) -> Tensor:

@@ -9,29 +9,10 @@ from __future__ import annotations
 
 from torch import nn
 
-from lion_attn.ops import MODES
+# The op owns the list of forms (lion_attn.ops.MODES) and its check; layers and models reuse them.
+from lion_attn.ops.inputs import check_mode
 
-__all__ = ["ATTN_MODES", "check_mode", "get_attn_modes", "set_attn_mode"]
-
-# The op owns the list of forms; re-exported here for layer and model code.
-ATTN_MODES: tuple[str, ...] = tuple(MODES)
-
-
-def check_mode(mode: str) -> str:
-    """Validate a form name.
-
-    Args:
-        mode: One of :data:`ATTN_MODES`.
-
-    Returns:
-        ``mode`` unchanged.
-
-    Raises:
-        ValueError: If ``mode`` is not a known form.
-    """
-    if mode not in ATTN_MODES:
-        raise ValueError(f"unknown mode {mode!r}; expected one of {list(ATTN_MODES)}")
-    return mode
+__all__ = ["check_mode", "get_attn_modes", "set_attn_mode"]
 
 
 def set_attn_mode(module: nn.Module, mode: str) -> None:
@@ -39,7 +20,7 @@ def set_attn_mode(module: nn.Module, mode: str) -> None:
 
     Args:
         module: Any network.
-        mode: One of :data:`ATTN_MODES`; validated once before anything changes.
+        mode: One of :data:`lion_attn.ops.MODES`; validated once before anything changes.
 
     Raises:
         ValueError: If ``mode`` is unknown (nothing is changed then).

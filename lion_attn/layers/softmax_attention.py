@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
-from lion_attn.layers.masking import check_padding_mask
 from lion_attn.layers.modes import check_mode
+from lion_attn.ops.inputs import check_padding_mask
 
 __all__ = ["LION_ONLY_KWARGS", "SoftmaxAttention"]
 

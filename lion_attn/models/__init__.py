@@ -4,7 +4,8 @@ run-time switching of the attention form, ``save_pretrained`` / ``from_pretraine
 
 from __future__ import annotations
 
-from lion_attn.models.base import CONFIG_NAME, WEIGHTS_NAME, LionModelMixin, ModelConfig, load_pretrained, read_config
+from lion_attn.models.attention_config import LionAttentionConfig
+from lion_attn.models.base import LionModelMixin, load_pretrained
 from lion_attn.models.bert import (
     BaseModelOutput,
     LionBertConfig,
@@ -14,7 +15,9 @@ from lion_attn.models.bert import (
     MaskedLMOutput,
     SequenceClassifierOutput,
 )
+from lion_attn.models.config import ModelConfig
 from lion_attn.models.encoder import LionEncoder
+from lion_attn.models.files import CONFIG_NAME, WEIGHTS_NAME, read_config
 from lion_attn.models.lra import LionLRAClassifier, LionLRAConfig, LionLRADualClassifier, LionLRAEncoder
 from lion_attn.models.registry import create_model, get_model_config, is_model, list_models, register_model
 from lion_attn.models.vit import LionViT, LionViTConfig
@@ -23,6 +26,7 @@ __all__ = [
     "CONFIG_NAME",
     "WEIGHTS_NAME",
     "BaseModelOutput",
+    "LionAttentionConfig",
     "LionBertConfig",
     "LionBertModel",
     "LionEncoder",

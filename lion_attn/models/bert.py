@@ -19,15 +19,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lion_attn.models.base import (
-    LionModelMixin,
-    ModelConfig,
-    check_choice,
-    check_divisible,
-    check_positive_int,
-    check_probability,
-)
-from lion_attn.models.encoder import LionEncoder, init_weights, lion_attention_kwargs
+from lion_attn.layers import check_attention_dropout
+from lion_attn.models.base import LionModelMixin
+from lion_attn.models.checks import check_choice, check_divisible, check_positive_int, check_probability
+from lion_attn.models.config import ModelConfig
+from lion_attn.models.encoder import LionEncoder, init_weights
+from lion_attn.ops.inputs import check_padding_mask
 
 __all__ = [
     "ACTIVATIONS",
@@ -79,14 +76,8 @@ class LionBertConfig(ModelConfig):
         classifier_dropout: Dropout before the classifier; ``None`` uses ``hidden_dropout_prob``.
         classifier_pooling: ``"cls"`` (first real token) or ``"mean"`` (mean over real tokens).
         initializer_range: Standard deviation of the truncated-normal initialisation.
-        lion_variant: LION variant ``"lit"``, ``"d"`` or ``"s"``.
-        attn_type: ``"lion"`` or ``"softmax"`` (the baseline).
-        attn_mode: Initial form: ``"parallel"``, ``"chunk"`` or ``"recurrent"``.
-        chunk_size: Chunk length of the chunkwise form.
-        decay_init: ``"paper"`` or ``"long"``.
-        feature_map: Feature map name, or ``None`` for the variant's default.
-        attn_eps: Epsilon added to the LION normaliser.
-        qkv_bias: Bias in the q/k/v projection.
+        attention: The attention of every block (:class:`LionAttentionConfig`). Older checkpoints spelled its
+            fields flat, the variant as ``lion_variant``; both still load.
     """
 
     family: ClassVar[str] = "bert"
@@ -109,14 +100,6 @@ class LionBertConfig(ModelConfig):
     classifier_dropout: float | None = None
     classifier_pooling: str = "cls"
     initializer_range: float = 0.02
-    lion_variant: str = "s"
-    attn_type: str = "lion"
-    attn_mode: str = "parallel"
-    chunk_size: int = 64
-    decay_init: str = "paper"
-    feature_map: str | None = None
-    attn_eps: float = 1e-6
-    qkv_bias: bool = True
 
     def __post_init__(self) -> None:
         for name in (
@@ -141,13 +124,10 @@ class LionBertConfig(ModelConfig):
         check_probability("attention_probs_dropout_prob", self.attention_probs_dropout_prob)
         if self.classifier_dropout is not None:
             check_probability("classifier_dropout", self.classifier_dropout)
-        self._check_attention(self.lion_variant, self.attn_type, self.attn_mode, self.chunk_size)
-        check_choice("decay_init", self.decay_init, ("paper", "long"))
-        if self.attn_type == "lion" and self.attention_probs_dropout_prob:
-            raise ValueError(
-                "attention_probs_dropout_prob must be 0 for LION attention (it has no attention probabilities)"
-            )
-        if self.attn_type == "lion" and self.lion_variant == "lit" and self.position_embedding_type != "absolute":
+        self._check_attention()
+        if self.attention.is_lion:
+            check_attention_dropout(self.attention_probs_dropout_prob, "attention_probs_dropout_prob")
+        if self.attention.is_lion and self.attention.variant == "lit" and self.position_embedding_type != "absolute":
             raise ValueError(
                 "LION-LIT has no positional information of its own: use position_embedding_type='absolute'"
             )
@@ -183,15 +163,8 @@ class SequenceClassifierOutput:
 def _check_inputs(input_ids: Tensor, attention_mask: Tensor | None) -> Tensor | None:
     if input_ids.dim() != 2:
         raise ValueError(f"input_ids must have shape [B, T], got {tuple(input_ids.shape)}")
-    if attention_mask is None:
-        return None
-    if attention_mask.shape != input_ids.shape:
-        raise ValueError(
-            f"attention_mask must have the shape of input_ids {tuple(input_ids.shape)}, "
-            f"got {tuple(attention_mask.shape)}"
-        )
     # HF passes 0/1 integer masks; the attention layers want bool.
-    return attention_mask.bool()
+    return check_padding_mask(attention_mask, *input_ids.shape)
 
 
 class LionBertEmbeddings(nn.Module):
@@ -257,19 +230,16 @@ class LionBertModel(LionModelMixin, nn.Module):
             raise TypeError(f"config must be a LionBertConfig, got {type(config).__name__}")
         self.config = config
         self.embeddings = LionBertEmbeddings(config)
-        attn_kwargs = lion_attention_kwargs(config, config.lion_variant)
-        self.encoder = LionEncoder(
+        self.encoder = LionEncoder.from_config(
+            config.attention,
             config.hidden_size,
             config.num_hidden_layers,
             config.num_attention_heads,
             mlp_ratio=config.intermediate_size / config.hidden_size,
-            attn_type=config.attn_type,
-            qkv_bias=config.qkv_bias,
             proj_drop=config.hidden_dropout_prob,
             attn_drop=config.attention_probs_dropout_prob,
             layer_norm_eps=config.layer_norm_eps,
             act_layer=ACTIVATIONS[config.hidden_act],
-            **attn_kwargs,
         )
         self.apply(init_weights(config.initializer_range))
 

@@ -13,33 +13,9 @@ import torch
 from torch import Tensor, nn
 
 from lion_attn.layers import Block
+from lion_attn.models.attention_config import LionAttentionConfig
 
-__all__ = ["LionEncoder", "init_weights", "lion_attention_kwargs", "stochastic_depth_rates"]
-
-
-def lion_attention_kwargs(config: Any, variant: str, **extra: Any) -> dict[str, Any]:
-    """The LionAttention keywords a model config sets, or ``{}`` for a softmax baseline.
-
-    Args:
-        config: a model config with ``attn_type``, ``attn_mode``, ``chunk_size``, ``decay_init``, ``feature_map``
-            and ``attn_eps``.
-        variant: the LION variant (configs name the field differently: ``variant``, ``lion_variant``).
-        **extra: further LION-only keywords (e.g. the two-scan options).
-
-    Returns:
-        Keywords for :class:`LionEncoder` (and through it for each block's attention).
-    """
-    if config.attn_type != "lion":
-        return {}
-    return {
-        "variant": variant,
-        "mode": config.attn_mode,
-        "chunk_size": config.chunk_size,
-        "decay_init": config.decay_init,
-        "feature_map": config.feature_map,
-        "eps": config.attn_eps,
-        **extra,
-    }
+__all__ = ["LionEncoder", "init_weights", "stochastic_depth_rates"]
 
 
 def stochastic_depth_rates(drop_path_rate: float, depth: int) -> list[float]:
@@ -90,6 +66,9 @@ class LionEncoder(nn.Module):
         def norm_layer(d: int) -> nn.Module:
             return nn.LayerNorm(d, eps=layer_norm_eps)
 
+        # Block calls norm_layer(dim) only; a function building the LayerNorm serves as well as the class.
+        norm: Any = norm_layer
+
         self.blocks = nn.ModuleList(
             Block(
                 dim,
@@ -100,13 +79,50 @@ class LionEncoder(nn.Module):
                 proj_drop=proj_drop,
                 attn_drop=attn_drop,
                 drop_path=rate,
-                norm_layer=norm_layer,  # type: ignore[arg-type]
+                norm_layer=norm,
                 act_layer=act_layer,
                 **attn_kwargs,
             )
             for rate in stochastic_depth_rates(drop_path_rate, depth)
         )
         self.norm = norm_layer(dim)
+
+    @classmethod
+    def from_config(
+        cls,
+        attention: LionAttentionConfig,
+        dim: int,
+        depth: int,
+        num_heads: int,
+        *,
+        mlp_ratio: float = 4.0,
+        proj_drop: float = 0.0,
+        attn_drop: float = 0.0,
+        drop_path_rate: float = 0.0,
+        layer_norm_eps: float = 1e-6,
+        act_layer: type[nn.Module] = nn.GELU,
+        **lion_extra: Any,
+    ) -> LionEncoder:
+        """The encoder of a model config: the attention options come from its :class:`LionAttentionConfig`.
+
+        Args:
+            attention: The model config's ``attention``.
+            dim, depth, num_heads, mlp_ratio, proj_drop, attn_drop, drop_path_rate, layer_norm_eps, act_layer:
+                As for the constructor.
+            **lion_extra: LION-only keywords (the two-scan grid), ignored by the softmax baseline.
+        """
+        return cls(
+            dim,
+            depth,
+            num_heads,
+            mlp_ratio=mlp_ratio,
+            proj_drop=proj_drop,
+            attn_drop=attn_drop,
+            drop_path_rate=drop_path_rate,
+            layer_norm_eps=layer_norm_eps,
+            act_layer=act_layer,
+            **attention.block_kwargs(**lion_extra),
+        )
 
     def forward(self, x: Tensor, attention_mask: Tensor | None = None) -> Tensor:
         """Run the blocks and the final norm on [B, T, dim] tokens."""

@@ -11,15 +11,11 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from lion_attn.models.base import (
-    LionModelMixin,
-    ModelConfig,
-    check_choice,
-    check_divisible,
-    check_positive_int,
-    check_probability,
-)
-from lion_attn.models.encoder import LionEncoder, init_weights, lion_attention_kwargs
+from lion_attn.models.base import LionModelMixin
+from lion_attn.models.checks import check_choice, check_divisible, check_positive_int, check_probability
+from lion_attn.models.config import ModelConfig
+from lion_attn.models.encoder import LionEncoder, init_weights
+from lion_attn.ops.inputs import check_padding_mask
 
 __all__ = ["LRA_TASKS", "LionLRAClassifier", "LionLRAConfig", "LionLRADualClassifier", "LionLRAEncoder"]
 
@@ -46,14 +42,8 @@ class LionLRAConfig(ModelConfig):
         pad_token_id: Padding id (its embedding starts at zero).
         drop_rate: Dropout on embeddings, after attention, inside the MLP and before the classifier.
         drop_path_rate: Stochastic depth, rising linearly to this value over the blocks.
-        attn_type: ``"lion"`` or ``"softmax"`` (the baseline).
-        variant: LION variant ``"lit"``, ``"d"`` or ``"s"``.
-        attn_mode: Initial form: ``"parallel"``, ``"chunk"`` or ``"recurrent"``.
-        chunk_size: Chunk length of the chunkwise form.
-        decay_init: ``"paper"`` or ``"long"`` (long-memory decays, needed for the longest tasks).
-        feature_map: Feature map name, or ``None`` for the variant's default.
-        attn_eps: Epsilon added to the LION normaliser.
-        qkv_bias: Bias in the q/k/v projection.
+        attention: The attention of every block (:class:`LionAttentionConfig`; ``decay_init="long"`` gives the
+            long-memory decays the longest tasks need).
         layer_norm_eps: Epsilon of every LayerNorm.
         init_std: Standard deviation of the truncated-normal initialisation.
     """
@@ -75,14 +65,6 @@ class LionLRAConfig(ModelConfig):
     pad_token_id: int = 0
     drop_rate: float = 0.0
     drop_path_rate: float = 0.0
-    attn_type: str = "lion"
-    variant: str = "s"
-    attn_mode: str = "parallel"
-    chunk_size: int = 64
-    decay_init: str = "paper"
-    feature_map: str | None = None
-    attn_eps: float = 1e-6
-    qkv_bias: bool = True
     layer_norm_eps: float = 1e-6
     init_std: float = 0.02
 
@@ -98,9 +80,8 @@ class LionLRAConfig(ModelConfig):
             raise ValueError(f"pad_token_id must be in [0, vocab_size={self.vocab_size}), got {self.pad_token_id}")
         check_probability("drop_rate", self.drop_rate)
         check_probability("drop_path_rate", self.drop_path_rate)
-        self._check_attention(self.variant, self.attn_type, self.attn_mode, self.chunk_size)
-        check_choice("decay_init", self.decay_init, ("paper", "long"))
-        if self.attn_type == "lion" and self.variant == "lit" and not self.pos_embed:
+        self._check_attention()
+        if self.attention.is_lion and self.attention.variant == "lit" and not self.pos_embed:
             raise ValueError("LION-LIT has no positional information of its own: use pos_embed=True")
 
 
@@ -120,18 +101,15 @@ class LionLRAEncoder(nn.Module):
         num_prefix = 1 if self.cls_token is not None else 0
         self.pos_embed = nn.Embedding(config.max_len + num_prefix, dim) if config.pos_embed else None
         self.drop = nn.Dropout(config.drop_rate)
-        attn_kwargs = lion_attention_kwargs(config, config.variant)
-        self.encoder = LionEncoder(
+        self.encoder = LionEncoder.from_config(
+            config.attention,
             dim,
             config.depth,
             config.num_heads,
             mlp_ratio=config.mlp_ratio,
-            attn_type=config.attn_type,
-            qkv_bias=config.qkv_bias,
             proj_drop=config.drop_rate,
             drop_path_rate=config.drop_path_rate,
             layer_norm_eps=config.layer_norm_eps,
-            **attn_kwargs,
         )
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
@@ -141,15 +119,8 @@ class LionLRAEncoder(nn.Module):
         batch, length = input_ids.shape
         if length > self.config.max_len:
             raise ValueError(f"sequence length {length} exceeds max_len {self.config.max_len}")
-        if attention_mask is not None:
-            if attention_mask.shape != input_ids.shape:
-                raise ValueError(
-                    f"attention_mask must have the shape of input_ids {tuple(input_ids.shape)}, "
-                    f"got {tuple(attention_mask.shape)}"
-                )
-            attention_mask = attention_mask.bool()
+        mask = check_padding_mask(attention_mask, batch, length)
         x = self.embed(input_ids)  # [B, T, D]
-        mask = attention_mask
         if self.cls_token is not None:
             x = torch.cat([self.cls_token.expand(batch, -1, -1).to(x.dtype), x], dim=1)
             if mask is not None:

@@ -3,7 +3,7 @@
 Names follow the design note's grammar:
 
 - ``lion_{variant}_vit_{size}_patch{P}_{res}`` with variant in ``lit, d, s, dnat, snat`` (``dnat``/``snat``
-  are the two-scan "natural" LION-D/LION-S of Afzal et al., NeurIPS 2025, spec section 7);
+  are the two-scan "natural" LION-D/LION-S of Afzal et al., NeurIPS 2025);
 - ``lion_{variant}_bert_{size}`` (a :class:`LionForMaskedLM`) and ``lion_{variant}_lra_{task}``;
 - ``softmax_vit_...``, ``softmax_bert_...``, ``softmax_lra_...``: the same models with softmax attention.
 
@@ -20,8 +20,9 @@ from typing import Any
 
 from torch import nn
 
-from lion_attn.models.base import ModelConfig
+from lion_attn.models.attention_config import LionAttentionConfig
 from lion_attn.models.bert import LionBertConfig, LionForMaskedLM
+from lion_attn.models.config import ModelConfig
 from lion_attn.models.lra import LionLRAClassifier, LionLRAConfig, LionLRADualClassifier
 from lion_attn.models.vit import LionViT, LionViTConfig
 
@@ -116,15 +117,16 @@ def _register_preset(name: str, build: Callable[[Any], nn.Module], config: Model
     register_model(fn, name=name)
 
 
-# variant name in model names -> config fields
-_VIT_VARIANTS: dict[str, dict[str, Any]] = {
-    "lit": {"variant": "lit"},
-    "d": {"variant": "d"},
-    "s": {"variant": "s"},
-    "dnat": {"variant": "d", "two_scan": True},
-    "snat": {"variant": "s", "two_scan": True},
+# variant name in model names -> the attention it means
+_VIT_VARIANTS: dict[str, LionAttentionConfig] = {
+    "lit": LionAttentionConfig(variant="lit"),
+    "d": LionAttentionConfig(variant="d"),
+    "s": LionAttentionConfig(variant="s"),
+    "dnat": LionAttentionConfig(variant="d", two_scan=True),
+    "snat": LionAttentionConfig(variant="s", two_scan=True),
 }
-_SEQ_VARIANTS: tuple[str, ...] = ("lit", "d", "s")
+_SEQ_VARIANTS: dict[str, LionAttentionConfig] = {name: _VIT_VARIANTS[name] for name in ("lit", "d", "s")}
+_SOFTMAX = LionAttentionConfig(kind="softmax")
 
 # (size, patch, resolution) -> ViT config fields
 _VIT_SIZES: dict[tuple[str, int, int], dict[str, Any]] = {
@@ -203,17 +205,22 @@ def _build_lra(config: LionLRAConfig) -> nn.Module:
 def _register_all() -> None:
     for (size, patch, res), fields in _VIT_SIZES.items():
         base = {"img_size": res, "patch_size": patch, **fields}
-        for vname, vfields in _VIT_VARIANTS.items():
-            _register_preset(f"lion_{vname}_vit_{size}_patch{patch}_{res}", LionViT, LionViTConfig(**base, **vfields))
-        _register_preset(f"softmax_vit_{size}_patch{patch}_{res}", LionViT, LionViTConfig(**base, attn_type="softmax"))
-    for size, fields in _BERT_SIZES.items():
-        for vname in _SEQ_VARIANTS:
-            _register_preset(f"lion_{vname}_bert_{size}", LionForMaskedLM, LionBertConfig(**fields, lion_variant=vname))
-        _register_preset(f"softmax_bert_{size}", LionForMaskedLM, LionBertConfig(**fields, attn_type="softmax"))
+        for vname, attention in _VIT_VARIANTS.items():
+            _register_preset(
+                f"lion_{vname}_vit_{size}_patch{patch}_{res}", LionViT, LionViTConfig(**base, attention=attention)
+            )
+        _register_preset(f"softmax_vit_{size}_patch{patch}_{res}", LionViT, LionViTConfig(**base, attention=_SOFTMAX))
+    for size, bert_fields in _BERT_SIZES.items():
+        for vname, attention in _SEQ_VARIANTS.items():
+            _register_preset(
+                f"lion_{vname}_bert_{size}", LionForMaskedLM, LionBertConfig(**bert_fields, attention=attention)
+            )
+        _register_preset(f"softmax_bert_{size}", LionForMaskedLM, LionBertConfig(**bert_fields, attention=_SOFTMAX))
     for task, fields in _LRA_TASKS.items():
-        for vname in _SEQ_VARIANTS:
-            _register_preset(f"lion_{vname}_lra_{task}", _build_lra, LionLRAConfig(task=task, **fields, variant=vname))
-        _register_preset(f"softmax_lra_{task}", _build_lra, LionLRAConfig(task=task, **fields, attn_type="softmax"))
+        for vname, attention in _SEQ_VARIANTS.items():
+            config = LionLRAConfig(task=task, **fields, attention=attention)
+            _register_preset(f"lion_{vname}_lra_{task}", _build_lra, config)
+        _register_preset(f"softmax_lra_{task}", _build_lra, LionLRAConfig(task=task, **fields, attention=_SOFTMAX))
 
 
 _register_all()

@@ -1,5 +1,5 @@
 """LION vision transformer: a ViT (Dosovitskiy et al., ICLR 2021) whose attention is LION (Afzal et al.,
-NeurIPS 2025, arXiv 2502.16249), optionally the two-scan "natural" variant of spec section 7.
+NeurIPS 2025, arXiv 2502.16249), optionally the two-scan "natural" variant.
 
 The API follows timm: ``forward_features`` (tokens after the final norm), ``forward_head`` (pooling and the
 classifier) and ``forward`` (images to logits).
@@ -13,25 +13,20 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from lion_attn.layers import PatchEmbed
-from lion_attn.models.base import (
-    LionModelMixin,
-    ModelConfig,
-    check_choice,
-    check_divisible,
-    check_positive_int,
-    check_probability,
-)
-from lion_attn.models.encoder import LionEncoder, init_weights, lion_attention_kwargs
+from lion_attn.layers import PatchEmbed, check_attention_dropout
+from lion_attn.models.base import LionModelMixin
+from lion_attn.models.checks import check_choice, check_divisible, check_positive_int, check_probability
+from lion_attn.models.config import ModelConfig
+from lion_attn.models.encoder import LionEncoder, init_weights
 
 __all__ = ["LionViT", "LionViTConfig"]
 
 
 def _pair(value: int | tuple[int, int] | list[int], name: str) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int) and not isinstance(value, bool) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in pair):
+    items = [value, value] if isinstance(value, int) else list(value)
+    if len(items) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in items):
         raise ValueError(f"{name} must be a positive int or a pair of positive ints, got {value!r}")
-    return pair  # type: ignore[return-value]
+    return items[0], items[1]
 
 
 @dataclasses.dataclass
@@ -47,7 +42,6 @@ class LionViTConfig(ModelConfig):
         depth: Number of blocks.
         num_heads: Attention heads; must divide ``embed_dim``.
         mlp_ratio: MLP hidden width as a multiple of ``embed_dim``.
-        qkv_bias: Bias in the q/k/v projection.
         class_token: Prepend a learned class token (kept at position 0 with decay 1 by the two-scan form).
         global_pool: ``"token"`` (the class token; needs ``class_token``) or ``"avg"`` (mean of patch tokens).
         pos_embed: Learned absolute position embeddings (LION-LIT has no other positional information).
@@ -55,20 +49,15 @@ class LionViTConfig(ModelConfig):
         proj_drop_rate: Dropout after attention and inside the MLP.
         attn_drop_rate: Attention dropout (softmax baseline only; must be 0 for LION).
         drop_path_rate: Stochastic depth, rising linearly to this value over the blocks.
-        attn_type: ``"lion"`` or ``"softmax"`` (the baseline).
-        variant: LION variant ``"lit"``, ``"d"`` or ``"s"``.
-        two_scan: The two-scan ("natural") variant of spec section 7 (LION-D or LION-S only).
-        attn_mode: Initial form: ``"parallel"``, ``"chunk"`` or ``"recurrent"``.
-        chunk_size: Chunk length of the chunkwise form.
-        decay_init: ``"paper"`` or ``"long"`` (see :mod:`lion_attn.layers.decays`).
-        feature_map: Feature map name, or ``None`` for the variant's default.
-        attn_eps: Epsilon added to the LION normaliser.
+        attention: The attention of every block (:class:`LionAttentionConfig`: LION or softmax, variant, form,
+            ``two_scan`` for the two-scan "natural" variant, ...).
         layer_norm_eps: Epsilon of every LayerNorm.
         init_std: Standard deviation of the truncated-normal weight initialisation.
     """
 
     family: ClassVar[str] = "vit"
     model_type: ClassVar[str] = "lion_vit"
+    supports_two_scan: ClassVar[bool] = True
 
     img_size: int | tuple[int, int] = 224
     patch_size: int = 16
@@ -78,7 +67,6 @@ class LionViTConfig(ModelConfig):
     depth: int = 12
     num_heads: int = 3
     mlp_ratio: float = 4.0
-    qkv_bias: bool = True
     class_token: bool = True
     global_pool: str = "token"
     pos_embed: bool = True
@@ -86,21 +74,13 @@ class LionViTConfig(ModelConfig):
     proj_drop_rate: float = 0.0
     attn_drop_rate: float = 0.0
     drop_path_rate: float = 0.0
-    attn_type: str = "lion"
-    variant: str = "s"
-    two_scan: bool = False
-    attn_mode: str = "parallel"
-    chunk_size: int = 64
-    decay_init: str = "paper"
-    feature_map: str | None = None
-    attn_eps: float = 1e-6
     layer_norm_eps: float = 1e-6
     init_std: float = 0.02
 
     def __post_init__(self) -> None:
-        if isinstance(self.img_size, list):
-            self.img_size = tuple(self.img_size)  # type: ignore[assignment]
         img = _pair(self.img_size, "img_size")
+        if not isinstance(self.img_size, int):
+            self.img_size = img
         check_positive_int("patch_size", self.patch_size)
         if img[0] % self.patch_size or img[1] % self.patch_size:
             raise ValueError(f"img_size {self.img_size} must be divisible by patch_size {self.patch_size}")
@@ -116,14 +96,9 @@ class LionViTConfig(ModelConfig):
             raise ValueError('global_pool="token" needs class_token=True; use global_pool="avg" without one')
         for name in ("drop_rate", "proj_drop_rate", "attn_drop_rate", "drop_path_rate"):
             check_probability(name, getattr(self, name))
-        self._check_attention(self.variant, self.attn_type, self.attn_mode, self.chunk_size)
-        check_choice("decay_init", self.decay_init, ("paper", "long"))
-        if self.attn_type == "lion" and self.attn_drop_rate:
-            raise ValueError("attn_drop_rate must be 0 for LION attention (it has no attention probabilities)")
-        if self.two_scan and (self.attn_type != "lion" or self.variant == "lit"):
-            raise ValueError(
-                "two_scan needs attn_type='lion' with variant 'd' or 's' (without decay both scans are identical)"
-            )
+        self._check_attention()
+        if self.attention.is_lion:
+            check_attention_dropout(self.attn_drop_rate, "attn_drop_rate")
 
     @property
     def grid_size(self) -> tuple[int, int]:
@@ -157,22 +132,20 @@ class LionViT(LionModelMixin, nn.Module):
         num_tokens = self.patch_embed.num_patches + self.num_prefix_tokens
         self.pos_embed = nn.Parameter(torch.zeros(1, num_tokens, dim)) if config.pos_embed else None
         self.pos_drop = nn.Dropout(config.drop_rate)
-        two_scan = {}
-        if config.two_scan:
-            two_scan = {"grid_size": self.patch_embed.grid_size, "num_prefix_tokens": self.num_prefix_tokens}
-        attn_kwargs = lion_attention_kwargs(config, config.variant, two_scan=config.two_scan, **two_scan)
-        self.encoder = LionEncoder(
+        grid = {}
+        if config.attention.two_scan:
+            grid = {"grid_size": self.patch_embed.grid_size, "num_prefix_tokens": self.num_prefix_tokens}
+        self.encoder = LionEncoder.from_config(
+            config.attention,
             dim,
             config.depth,
             config.num_heads,
             mlp_ratio=config.mlp_ratio,
-            attn_type=config.attn_type,
-            qkv_bias=config.qkv_bias,
             proj_drop=config.proj_drop_rate,
             attn_drop=config.attn_drop_rate,
             drop_path_rate=config.drop_path_rate,
             layer_norm_eps=config.layer_norm_eps,
-            **attn_kwargs,
+            **grid,
         )
         self.head_drop = nn.Dropout(config.drop_rate)
         self.head = nn.Linear(dim, config.num_classes) if config.num_classes > 0 else nn.Identity()

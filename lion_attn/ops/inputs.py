@@ -80,7 +80,21 @@ def _check_log_decay(name: str, x: Tensor) -> None:
         raise ValueError(f"`{name}` holds log-decays, which must be <= 0 (decay in (0, 1]); found {bad}")
 
 
-def _mask_from(attention_mask: object, batch: int, length: int) -> Tensor:
+def check_padding_mask(attention_mask: object, batch: int, length: int) -> Tensor | None:
+    """Return a padding mask as a [B, T] bool tensor (True = real token); the one check every layer and model uses.
+
+    Args:
+        attention_mask: [B, T] bool, or integers holding only 0 and 1 (as Hugging Face tokenizers return them), or
+            ``None`` (no padding; returned unchanged).
+        batch: The expected B.
+        length: The expected T.
+
+    Raises:
+        TypeError: Not a tensor, or a floating-point or complex mask.
+        ValueError: The wrong shape, or integers other than 0 and 1.
+    """
+    if attention_mask is None:
+        return None
     if not isinstance(attention_mask, Tensor):
         raise TypeError(f"`attention_mask` must be a [B, T] bool tensor, got {type(attention_mask).__name__}")
     if tuple(attention_mask.shape) != (batch, length):
@@ -177,7 +191,8 @@ def prepare(
 
     compute = torch.float64 if q.dtype == torch.float64 else torch.float32
     device = q.device
-    keep = _mask_from(attention_mask, batch, length).to(device) if attention_mask is not None else None
+    keep = check_padding_mask(attention_mask, batch, length)
+    keep = keep.to(device) if keep is not None else None
     starts = _segment_starts(cu_seqlens, batch, length, device) if cu_seqlens is not None else None
 
     decay = None

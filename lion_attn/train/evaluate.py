@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 
+from lion_attn.ops import MODES
 from lion_attn.train import checkpoint as ckpt
 from lion_attn.train.config import TrainConfig
 from lion_attn.train.ema import EMA_DIR
@@ -37,8 +38,6 @@ from lion_attn.train.memory import PeakRSS
 from lion_attn.train.placement import peak_memory_mb, reset_peak_memory, resolve_device, to_device
 
 logger = logging.getLogger(__name__)
-
-MODES = ("parallel", "chunk", "recurrent")
 
 
 def _maxrss_mb() -> float:

@@ -6,7 +6,6 @@ import lion_attn.layers as layers
 
 EXPECTED = {
     "ATTN_LAYERS",
-    "ATTN_MODES",
     "DECAYS",
     "DECAY_INITS",
     "DEFAULT_FEATURE_MAPS",
@@ -20,6 +19,7 @@ EXPECTED = {
     "SelectiveDecay",
     "SoftmaxAttention",
     "build_decay",
+    "check_attention_dropout",
     "check_mode",
     "drop_path",
     "get_attn_modes",
@@ -40,7 +40,8 @@ def test_all_is_pinned() -> None:
         assert hasattr(layers, name), name
 
 
-def test_modes_match_the_op() -> None:
-    from lion_attn.ops import MODES
+def test_layers_use_the_ops_list_of_forms_and_its_check() -> None:
+    from lion_attn.ops import MODES, inputs
 
-    assert tuple(layers.ATTN_MODES) == tuple(MODES) == ("parallel", "chunk", "recurrent")
+    assert MODES == ("parallel", "chunk", "recurrent")
+    assert layers.check_mode is inputs.check_mode

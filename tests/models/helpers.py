@@ -5,7 +5,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-MODES = ("parallel", "chunk", "recurrent")
+from lion_attn.ops import MODES
+
+# Vocabulary sizes of the tiny BERT and LRA configs in conftest.py (the tests draw token ids below them).
+BERT_VOCAB = 50
+LRA_VOCAB = 20
 
 
 def rel_err(actual: Tensor, expected: Tensor) -> float:

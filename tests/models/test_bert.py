@@ -5,42 +5,26 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lion_attn.models import LionBertConfig, LionBertModel, LionForMaskedLM, LionForSequenceClassification
-from tests.models.helpers import assert_modes_agree, padded_batch, rel_err
-
-VOCAB = 50
-
-
-def tiny_config(**fields) -> LionBertConfig:
-    base = dict(
-        vocab_size=VOCAB,
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=32,
-        hidden_dropout_prob=0.0,
-        chunk_size=4,
-    )
-    return LionBertConfig(**{**base, **fields})
+from lion_attn.models import LionBertModel, LionForMaskedLM, LionForSequenceClassification
+from tests.models.helpers import BERT_VOCAB, assert_modes_agree, padded_batch, rel_err
 
 
 @pytest.mark.parametrize("variant", ["lit", "d", "s"])
 @pytest.mark.parametrize(("dtype", "tol"), [(torch.float64, 1e-9), (torch.float32, 1e-4)])
-def test_forms_agree_with_padding(variant, dtype, tol):
+def test_forms_agree_with_padding(variant, dtype, tol, bert_config):
     torch.manual_seed(0)
-    model = LionForMaskedLM(tiny_config(lion_variant=variant)).to(dtype).eval()
-    ids, mask = padded_batch(VOCAB, [13, 9, 11], 13, ["right", "left", "middle"])
+    model = LionForMaskedLM(bert_config(lion_variant=variant)).to(dtype).eval()
+    ids, mask = padded_batch(BERT_VOCAB, [13, 9, 11], 13, ["right", "left", "middle"])
     assert_modes_agree(lambda m: m(ids, mask).logits[mask], model, tol)
 
 
 @pytest.mark.parametrize("variant", ["lit", "d", "s"])
 @pytest.mark.parametrize("mode", ["parallel", "chunk", "recurrent"])
-def test_padding_does_not_change_real_tokens(variant, mode):
+def test_padding_does_not_change_real_tokens(variant, mode, bert_config):
     torch.manual_seed(0)
-    cfg = tiny_config(lion_variant=variant, attn_mode=mode)
+    cfg = bert_config(lion_variant=variant, attn_mode=mode)
     model = LionForSequenceClassification(cfg.replace(classifier_pooling="mean")).double().eval()
-    ids, mask = padded_batch(VOCAB, [7, 7, 7], 12, ["right", "left", "middle"], seed=1)
+    ids, mask = padded_batch(BERT_VOCAB, [7, 7, 7], 12, ["right", "left", "middle"], seed=1)
     # The three rows hold the same real tokens with pads in different places.
     real = ids[0][mask[0]]
     for b in range(3):
@@ -55,63 +39,63 @@ def test_padding_does_not_change_real_tokens(variant, mode):
     assert torch.equal(model(ids, mask.long()).logits, out.logits)
 
 
-def test_cls_pooling_takes_first_real_token():
-    model = LionForSequenceClassification(tiny_config(lion_variant="d")).double().eval()
-    ids, mask = padded_batch(VOCAB, [6, 6], 9, ["right", "left"], seed=2)
+def test_cls_pooling_takes_first_real_token(bert_config):
+    model = LionForSequenceClassification(bert_config(lion_variant="d")).double().eval()
+    ids, mask = padded_batch(BERT_VOCAB, [6, 6], 9, ["right", "left"], seed=2)
     ids[1, mask[1]] = ids[0, mask[0]]
     out = model(ids, mask)
     assert rel_err(out.logits[1], out.logits[0]) < 1e-10
 
 
-def test_mlm_weights_tied_and_loss_ignores_minus_100():
+def test_mlm_weights_tied_and_loss_ignores_minus_100(bert_config):
     torch.manual_seed(0)
-    model = LionForMaskedLM(tiny_config())
+    model = LionForMaskedLM(bert_config())
     assert model.head.decoder.weight is model.bert.embeddings.word_embeddings.weight
-    ids = torch.randint(1, VOCAB, (2, 10))
+    ids = torch.randint(1, BERT_VOCAB, (2, 10))
     labels = torch.full_like(ids, -100)
     labels[:, 3] = ids[:, 3]
     out = model(ids, labels=labels)
-    assert out.logits.shape == (2, 10, VOCAB)
+    assert out.logits.shape == (2, 10, BERT_VOCAB)
     assert out.last_hidden_state.shape == (2, 10, 16)
     expected = torch.nn.functional.cross_entropy(out.logits[:, 3], ids[:, 3])
     assert torch.allclose(out.loss, expected)
     assert model(ids).loss is None
 
 
-def test_sequence_classification_losses():
+def test_sequence_classification_losses(bert_config):
     torch.manual_seed(0)
-    model = LionForSequenceClassification(tiny_config(num_labels=3))
-    ids = torch.randint(1, VOCAB, (4, 8))
+    model = LionForSequenceClassification(bert_config(num_labels=3))
+    ids = torch.randint(1, BERT_VOCAB, (4, 8))
     out = model(ids, labels=torch.tensor([0, 1, 2, 0]))
     assert out.logits.shape == (4, 3)
     assert out.loss is not None and out.loss.ndim == 0
-    reg = LionForSequenceClassification(tiny_config(num_labels=1))
+    reg = LionForSequenceClassification(bert_config(num_labels=1))
     out = reg(ids, labels=torch.randn(4))
     assert out.logits.shape == (4, 1) and out.loss.ndim == 0
 
 
-def test_token_types_and_no_position_embeddings():
-    model = LionBertModel(tiny_config(lion_variant="s", position_embedding_type="none", type_vocab_size=0))
+def test_token_types_and_no_position_embeddings(bert_config):
+    model = LionBertModel(bert_config(lion_variant="s", position_embedding_type="none", type_vocab_size=0))
     assert model.embeddings.position_embeddings is None
     assert model.embeddings.token_type_embeddings is None
-    ids = torch.randint(1, VOCAB, (2, 5))
+    ids = torch.randint(1, BERT_VOCAB, (2, 5))
     assert model(ids).last_hidden_state.shape == (2, 5, 16)
-    typed = LionBertModel(tiny_config()).eval()
+    typed = LionBertModel(bert_config()).eval()
     a = typed(ids, token_type_ids=torch.zeros_like(ids)).last_hidden_state
     b = typed(ids, token_type_ids=torch.ones_like(ids)).last_hidden_state
     assert not torch.allclose(a, b)
 
 
-def test_too_long_sequence_raises():
-    model = LionBertModel(tiny_config())
+def test_too_long_sequence_raises(bert_config):
+    model = LionBertModel(bert_config())
     with pytest.raises(ValueError, match="max_position_embeddings"):
-        model(torch.randint(1, VOCAB, (1, 40)))
+        model(torch.randint(1, BERT_VOCAB, (1, 40)))
 
 
-def test_softmax_baseline_honours_padding():
+def test_softmax_baseline_honours_padding(bert_config):
     torch.manual_seed(0)
-    model = LionForMaskedLM(tiny_config(attn_type="softmax")).double().eval()
-    ids, mask = padded_batch(VOCAB, [5, 5], 8, ["right", "left"], seed=3)
+    model = LionForMaskedLM(bert_config(attn_type="softmax")).double().eval()
+    ids, mask = padded_batch(BERT_VOCAB, [5, 5], 8, ["right", "left"], seed=3)
     ids[1, mask[1]] = ids[0, mask[0]]
     out = model(ids, mask).logits
     assert rel_err(out[1][mask[1]], out[0][mask[0]]) < 1e-10
@@ -120,30 +104,34 @@ def test_softmax_baseline_honours_padding():
 @pytest.mark.parametrize(
     ("fields", "match"),
     [
-        ({"hidden_size": 15}, "divisible by num_attention_heads"),
-        ({"lion_variant": "q"}, "variant"),
-        ({"attn_mode": "sequential"}, "attn_mode"),
-        ({"attention_probs_dropout_prob": 0.1}, "attention_probs_dropout_prob"),
-        ({"lion_variant": "lit", "position_embedding_type": "none"}, "LION-LIT"),
-        ({"position_embedding_type": "rotary"}, "position_embedding_type"),
-        ({"hidden_act": "tanhh"}, "hidden_act"),
-        ({"pad_token_id": VOCAB}, "pad_token_id"),
-        ({"classifier_pooling": "max"}, "classifier_pooling"),
-        ({"num_hidden_layers": 0}, "num_hidden_layers"),
+        pytest.param({"hidden_size": 15}, "divisible by num_attention_heads", id="width-not-divisible"),
+        pytest.param({"attention": {"variant": "q"}}, "variant", id="unknown-variant"),
+        pytest.param({"attention": {"mode": "sequential"}}, "mode", id="unknown-mode"),
+        pytest.param({"lion_variant": "q"}, "variant", id="unknown-legacy-lion-variant"),
+        pytest.param({"attention_probs_dropout_prob": 0.1}, "attention_probs_dropout_prob", id="lion-attn-dropout"),
+        pytest.param(
+            {"attention": {"variant": "lit"}, "position_embedding_type": "none"}, "LION-LIT", id="lit-no-positions"
+        ),
+        pytest.param({"attention": {"two_scan": True}}, "two_scan", id="two-scan-needs-grid"),
+        pytest.param({"position_embedding_type": "rotary"}, "position_embedding_type", id="unknown-positions"),
+        pytest.param({"hidden_act": "tanhh"}, "hidden_act", id="unknown-activation"),
+        pytest.param({"pad_token_id": BERT_VOCAB}, "pad_token_id", id="pad-outside-vocab"),
+        pytest.param({"classifier_pooling": "max"}, "classifier_pooling", id="unknown-pooling"),
+        pytest.param({"num_hidden_layers": 0}, "num_hidden_layers", id="no-layers"),
     ],
 )
-def test_bad_config_raises(fields, match):
+def test_bad_config_raises(fields, match, bert_config):
     with pytest.raises(ValueError, match=match):
-        tiny_config(**fields)
+        bert_config(**fields)
 
 
-def test_softmax_accepts_attention_dropout():
-    assert tiny_config(attn_type="softmax", attention_probs_dropout_prob=0.1).attention_probs_dropout_prob == 0.1
+def test_softmax_accepts_attention_dropout(bert_config):
+    assert bert_config(attn_type="softmax", attention_probs_dropout_prob=0.1).attention_probs_dropout_prob == 0.1
 
 
-def test_bad_inputs_raise():
-    model = LionBertModel(tiny_config())
+def test_bad_inputs_raise(bert_config):
+    model = LionBertModel(bert_config())
     with pytest.raises(ValueError, match="input_ids"):
-        model(torch.randint(1, VOCAB, (5,)))
+        model(torch.randint(1, BERT_VOCAB, (5,)))
     with pytest.raises(ValueError, match="attention_mask"):
-        model(torch.randint(1, VOCAB, (2, 5)), torch.ones(2, 4, dtype=torch.bool))
+        model(torch.randint(1, BERT_VOCAB, (2, 5)), torch.ones(2, 4, dtype=torch.bool))

@@ -11,6 +11,7 @@ transformers = pytest.importorskip("transformers")
 
 from lion_attn import hf  # noqa: E402
 from lion_attn.models import (  # noqa: E402
+    LionAttentionConfig,
     LionBertConfig,
     LionBertModel,
     LionForMaskedLM,
@@ -26,9 +27,8 @@ CFG = LionBertConfig(
     intermediate_size=32,
     max_position_embeddings=16,
     hidden_dropout_prob=0.0,
-    lion_variant="s",
     num_labels=3,
-    chunk_size=4,
+    attention=LionAttentionConfig(chunk_size=4),
 )
 
 
@@ -56,7 +56,7 @@ def test_auto_config(mlm_dir):
     path, _ = mlm_dir
     config = transformers.AutoConfig.from_pretrained(path)
     assert isinstance(config, hf.LionBertHFConfig)
-    assert config.num_labels == 3 and config.lion_variant == "s" and config.hidden_size == 16
+    assert config.num_labels == 3 and config.attention["variant"] == "s" and config.hidden_size == 16
     assert hf.to_lion_config(config) == CFG
 
 

@@ -71,7 +71,8 @@ def test_list_models_pattern():
 
 def test_preset_sizes_and_variants():
     cfg = get_model_config("lion_snat_vit_small_patch16_224")
-    assert (cfg.embed_dim, cfg.depth, cfg.num_heads, cfg.variant, cfg.two_scan) == (384, 12, 6, "s", True)
+    assert (cfg.embed_dim, cfg.depth, cfg.num_heads) == (384, 12, 6)
+    assert (cfg.attention.variant, cfg.attention.two_scan) == ("s", True)
     cfg = get_model_config("lion_d_bert_large")
     assert (cfg.hidden_size, cfg.num_hidden_layers, cfg.num_attention_heads, cfg.intermediate_size) == (
         1024,
@@ -79,8 +80,8 @@ def test_preset_sizes_and_variants():
         16,
         4096,
     )
-    assert cfg.lion_variant == "d"
-    assert get_model_config("softmax_bert_base").attn_type == "softmax"
+    assert cfg.attention.variant == "d"
+    assert get_model_config("softmax_bert_base").attention.kind == "softmax"
     assert get_model_config("lion_lit_lra_retrieval").dual
     nano = get_model_config("lion_d_vit_nano_patch4_28")
     assert (nano.img_size, nano.in_chans, nano.num_classes) == (28, 1, 10)

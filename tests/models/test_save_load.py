@@ -27,7 +27,6 @@ BERT = LionBertConfig(
     num_attention_heads=2,
     intermediate_size=32,
     max_position_embeddings=16,
-    lion_variant="s",
     num_labels=3,
 )
 VIT = LionViTConfig(
@@ -87,7 +86,7 @@ def test_round_trip(kind, tmp_path):
     assert data["family"] == model.config.family
     assert data["architectures"] == [type(model).__name__]
     assert "lion_attn_version" in data
-    assert data["attn_mode"] == "chunk"
+    assert data["attention"]["mode"] == "chunk"
 
     inputs = _inputs(model)
     for loader in (type(model).from_pretrained, load_pretrained):

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from lion_attn.models import (
+    LionAttentionConfig,
     LionBertConfig,
     LionForMaskedLM,
     LionForSequenceClassification,
@@ -46,7 +47,7 @@ def bert_mlm_case(variant):
         intermediate_size=32,
         max_position_embeddings=16,
         hidden_dropout_prob=0.0,
-        lion_variant=variant,
+        attention=LionAttentionConfig(variant=variant),
     )
     model = LionForMaskedLM(cfg)
     ids = torch.randint(1, 30, (4, 12))
@@ -65,7 +66,7 @@ def bert_cls_case(variant):
         intermediate_size=32,
         max_position_embeddings=16,
         hidden_dropout_prob=0.0,
-        lion_variant=variant,
+        attention=LionAttentionConfig(variant=variant),
         type_vocab_size=2,
     )
     model = LionForSequenceClassification(cfg)
