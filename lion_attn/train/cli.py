@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lion_attn.layers import ATTN_MODES
+from lion_attn.ops import MODES as ATTN_MODES
 from lion_attn.train.config import RUNTIME_FIELDS, TrainConfig
 
 logger = logging.getLogger("lion_attn.train")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lion_attn.layers import ATTN_MODES
+from lion_attn.ops import MODES as ATTN_MODES
 from lion_attn.train.placement import DEVICES
 
 # Fields that may change between an interrupted run and its resumption without changing the result:

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from lion_attn.layers import ATTN_MODES
+from lion_attn.ops import MODES as ATTN_MODES
 
 DEVICES = ("auto", "cpu", "cuda")
 
