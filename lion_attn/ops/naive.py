@@ -17,8 +17,8 @@ Notation (sequence-first, as the op): ``q, k [B, T, H, K]``, ``v [B, T, H, V]``,
 factor is written as an explicit product of ``lambda``'s, so a log-decay of ``-inf`` (a decay of exactly 0, a
 hard boundary) is a plain factor 0 and needs no special case.
 
-Padding and packing are applied by their definitions: a padded row is run with its pads removed (outputs at pads
-are 0) and every packed segment is run alone.
+Padding and packing follow their definitions: a padded row runs with its pads removed (outputs at pads are 0),
+every packed segment runs alone.
 """
 
 from __future__ import annotations
@@ -140,12 +140,10 @@ def _chunk_sums(q: Tensor, k: Tensor, v: Tensor, g: Tensor, scale: float, chunk_
     num = [q.new_zeros(batch, e - s, heads, dim_v) for s, e in chunks]
     den = [q.new_zeros(batch, e - s, heads) for s, e in chunks]
 
-    def exp_f(s: int, e: int) -> Tensor:
-        """exp(F_t) for t in [s, e): [B, C, H]."""
+    def exp_f(s: int, e: int) -> Tensor:  # exp(F_t) for t in [s, e): [B, C, H]
         return torch.stack([lam[:, s : t + 1].prod(dim=1) for t in range(s, e)], dim=1)
 
-    def exp_g(s: int, e: int) -> Tensor:
-        """exp(G_t) for t in [s, e): [B, C, H] (the empty product at t = e-1 is 1)."""
+    def exp_g(s: int, e: int) -> Tensor:  # exp(G_t) for t in [s, e): [B, C, H]; the empty product is 1
         return torch.stack([lam[:, t + 1 : e].prod(dim=1) for t in range(s, e)], dim=1)
 
     # 1. Intra-chunk: M_cc is the full mask restricted to the chunk; A_cc = scale (Q_c K_c^T) * M_cc.
@@ -189,10 +187,7 @@ def _chunk_sums(q: Tensor, k: Tensor, v: Tensor, g: Tensor, scale: float, chunk_
 
 
 def _check(q: Tensor, k: Tensor, v: Tensor, g: Tensor | None, g_gamma: Tensor | None) -> None:
-    for name, x in (("q", q), ("k", k), ("v", v)):
-        if not isinstance(x, Tensor) or x.dim() != 4:
-            raise ValueError(f"naive: `{name}` must be a [B, T, H, D] tensor")
-    if k.shape != q.shape or v.shape[:3] != q.shape[:3]:
+    if q.dim() != 4 or k.shape != q.shape or v.dim() != 4 or v.shape[:3] != q.shape[:3]:
         raise ValueError(f"naive: q, k [B, T, H, K] and v [B, T, H, V] disagree: {q.shape}, {k.shape}, {v.shape}")
     if g is not None and g_gamma is not None:
         raise ValueError("naive: give at most one of `g` (LION-S) and `g_gamma` (LION-D)")
@@ -220,19 +215,10 @@ def _segments(cu_seqlens: Tensor | Sequence[int] | None, length: int) -> list[tu
 
 
 def _by_definition(
-    sums: Callable[..., Sums],
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    g: Tensor | None,
-    g_gamma: Tensor | None,
-    scale: float | None,
-    normalize: bool,
-    eps: float,
-    attention_mask: Tensor | None,
-    cu_seqlens: Tensor | Sequence[int] | None,
-    **options: object,
-) -> Tensor:
+    sums: Callable[..., Sums], q: Tensor, k: Tensor, v: Tensor, g: Tensor | None, g_gamma: Tensor | None,
+    scale: float | None, normalize: bool, eps: float, attention_mask: Tensor | None,
+    cu_seqlens: Tensor | Sequence[int] | None, **options: object,
+) -> Tensor:  # fmt: skip
     """Run a form's sums on every sequence as its definition says, then normalise: [B, T, H, V] float64."""
     _check(q, k, v, g, g_gamma)
     batch, length, heads, dim_k = q.shape
@@ -428,13 +414,15 @@ def naive_scans(
         total_mask = q64.new_zeros(1, heads, count, count)  # parallel: sum of the masks, real raster order
         num = q64.new_zeros(1, count, heads, v.shape[-1])  # chunk / recurrent: summed numerators
         den = q64.new_zeros(1, count, heads)
-        qb, kb, vb = q64[b : b + 1, real], k64[b : b + 1, real], v64[b : b + 1, real]  # [1, n, H, *]
+        idx = real.to(q64.device)
+        qb, kb, vb = q64[b : b + 1, idx], k64[b : b + 1, idx], v64[b : b + 1, idx]  # [1, n, H, *]
         for g, order in zip(gs, orders, strict=True):
             order = order.cpu().long()
             # 1. The scan with the pads removed: its steps visit these tokens (raster -> real positions).
             steps = keep[b, order].nonzero().flatten()
-            visit = rank[order[steps]]  # [n] position among the real tokens of each step
-            g_scan = g[min(b, g.shape[0] - 1) : min(b, g.shape[0] - 1) + 1, steps.to(g.device)].to(F64)  # [1, n, H]
+            visit = rank[order[steps]].to(q64.device)  # [n] position among the real tokens of each step
+            row = b if g.shape[0] > 1 else 0  # a [1, T, H] decay serves every row
+            g_scan = g[row : row + 1, steps.to(g.device)].to(F64)  # [1, n, H], scan order
             if mode == "parallel":
                 # 2p. This order's mask in scan order, rows and columns put back in raster order, added.
                 mask_scan = naive_decay_mask(g_scan)  # [1, H, n, n], scan order
@@ -454,5 +442,5 @@ def naive_scans(
             den = attn.sum(dim=-1).transpose(1, 2)
         # 4. y = num / (den + eps).
         y = num / (den[..., None] + eps) if normalize else num
-        out = out.index_put((torch.tensor([b]), real.to(out.device)), y[0])
+        out = out.index_put((torch.tensor([b], device=out.device), real.to(out.device)), y[0])
     return out
