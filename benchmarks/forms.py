@@ -22,8 +22,8 @@ Useful FLOPs (matrix products only; elementwise mask/exp work is not counted), p
 with ``V' = V + 1`` for LION (the normaliser is a column of ones next to the values):
 
 * parallel LION-D/-S: ``2 T^2 (K + V')`` (``Q K^T`` and ``A [V, 1]``); SDPA: ``2 T^2 (K + V)``;
-* chunk LION-D/-S (spec section 5): ``2 T C (K + V')`` intra-chunk plus ``8 T K V'`` for the two sweeps (query
-  reads and state updates of both directions), with ``C = min(chunk_size, T)``;
+* chunk LION-D/-S (the state-passing chunkwise form): ``2 T C (K + V')`` intra-chunk plus ``8 T K V'`` for the two
+  sweeps (query reads and state updates of both directions), with ``C = min(chunk_size, T)``;
 * recurrent LION-D/-S: ``8 T K V'`` (two scans, each an outer-product update and a query read per token);
 * LION-LIT (the global-state closed form, which every mode runs; measured once, as ``closed``): ``4 T K V'``;
 * forward+backward counts 3x the forward.
