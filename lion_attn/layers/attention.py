@@ -25,6 +25,7 @@ from lion_attn.layers.decays import build_decay, list_decays
 from lion_attn.layers.drop import check_attention_dropout
 from lion_attn.layers.feature_maps import DEFAULT_FEATURE_MAPS, FeatureMap, feature_map_name, get_feature_map
 from lion_attn.layers.modes import check_mode
+from lion_attn.layers.timm_compat import check_timm_call, check_timm_options
 from lion_attn.ops import lion_attention, parallel_lion_scans
 from lion_attn.ops.inputs import check_padding_mask
 
@@ -66,8 +67,10 @@ def _as_grid(grid_size: Any) -> tuple[int, int]:
 class LionAttention(nn.Module):
     """LION multi-head bidirectional linear attention.
 
-    Accepts timm's attention keywords (``dim, num_heads, qkv_bias, attn_drop, proj_drop``), so it can
-    replace the attention of a timm-style ViT block.
+    Accepts the keywords timm's ViT ``Block`` builds and calls its attention with (``dim, num_heads, qkv_bias,
+    qk_norm, scale_norm, proj_bias, attn_drop, proj_drop, norm_layer, device, dtype``; ``attn_mask``,
+    ``is_causal``), so it can be a timm block's ``attn_layer``; options LION has no counterpart for (``qk_norm``,
+    ``scale_norm``, a pairwise ``attn_mask``, ``is_causal``, nonzero ``attn_drop``) raise with the reason.
 
     Args:
         dim: Token width; must be divisible by ``num_heads``.
@@ -91,6 +94,12 @@ class LionAttention(nn.Module):
             ``two_scan``. They stay first in both scans with log-decay 0.
         scale: Score scale; ``None`` means ``K ** -0.5`` (it cancels in the normalisation except against
             ``eps``).
+        qk_norm: timm's keyword; must be False (the feature maps shape q and k).
+        scale_norm: timm's keyword; must be False.
+        proj_bias: Bias in the output projection.
+        norm_layer: timm's keyword; unused, since ``qk_norm`` and ``scale_norm`` are off.
+        device: Device of the parameters (timm passes it).
+        dtype: Dtype of the floating-point parameters (timm passes it).
 
     Shapes:
         ``forward(x [B, T, dim], attention_mask [B, T] bool | None) -> [B, T, dim]``.
@@ -113,8 +122,15 @@ class LionAttention(nn.Module):
         grid_size: int | tuple[int, int] | None = None,
         num_prefix_tokens: int = 0,
         scale: float | None = None,
+        qk_norm: bool = False,
+        scale_norm: bool = False,
+        proj_bias: bool = True,
+        norm_layer: Any = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
+        check_timm_options(qk_norm, scale_norm)
         if not isinstance(dim, int) or dim <= 0:
             raise ValueError(f"dim must be a positive int, got {dim!r}")
         if not isinstance(num_heads, int) or num_heads <= 0:
@@ -160,8 +176,10 @@ class LionAttention(nn.Module):
                 # Non-persistent: the state_dict must not depend on anything but the parameters.
                 self.register_buffer(f"_perm_{name}", perm, persistent=False)
                 self.register_buffer(f"_inv_{name}", torch.argsort(perm), persistent=False)
-        self.proj = nn.Linear(dim, dim)
+        self.proj = nn.Linear(dim, dim, bias=proj_bias)
         self.proj_drop = nn.Dropout(proj_drop)
+        if device is not None or dtype is not None:
+            self.to(device=device, dtype=dtype)
 
     def set_mode(self, mode: str) -> None:
         """Switch the computation form.
@@ -187,17 +205,22 @@ class LionAttention(nn.Module):
             **kwargs,
         )
 
-    def forward(self, x: Tensor, attention_mask: Tensor | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, attention_mask: Tensor | None = None, attn_mask: Tensor | None = None, is_causal: bool = False
+    ) -> Tensor:
         """Apply LION attention.
 
         Args:
             x: Tokens [B, T, dim].
             attention_mask: [B, T] bool (or 0/1 integers), True for real tokens, or ``None``. Outputs at real
                 tokens equal those of the sequence with its pads removed.
+            attn_mask: timm's keyword; must be ``None`` (LION takes padding masks only, as ``attention_mask``).
+            is_causal: timm's keyword; must be ``False`` (LION is bidirectional).
 
         Returns:
             [B, T, dim].
         """
+        check_timm_call(attn_mask, is_causal)
         if x.dim() != 3 or x.shape[-1] != self.dim:
             raise ValueError(f"x must have shape [B, T, {self.dim}], got {tuple(x.shape)}")
         batch, length, _ = x.shape

@@ -42,4 +42,4 @@ def get_attn_modes(module: nn.Module) -> set[str]:
         The ``mode`` of every submodule that has ``set_mode`` (``"softmax"`` for softmax attention); empty
         if there is none.
     """
-    return {sub.mode for sub in module.modules() if callable(getattr(sub, "set_mode", None))}
+    return {str(sub.mode) for sub in module.modules() if callable(getattr(sub, "set_mode", None))}

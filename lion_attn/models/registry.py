@@ -164,7 +164,7 @@ _VIT_SIZES: dict[tuple[str, int, int], dict[str, Any]] = {
     },
 }
 
-_BERT_SIZES: dict[str, dict[str, int]] = {
+_BERT_SIZES: dict[str, dict[str, Any]] = {
     "tiny": {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 512},
     "mini": {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 1024},
     "small": {"hidden_size": 512, "num_hidden_layers": 4, "num_attention_heads": 8, "intermediate_size": 2048},

@@ -8,7 +8,7 @@ classifier) and ``forward`` (images to logits).
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -132,7 +132,7 @@ class LionViT(LionModelMixin, nn.Module):
         num_tokens = self.patch_embed.num_patches + self.num_prefix_tokens
         self.pos_embed = nn.Parameter(torch.zeros(1, num_tokens, dim)) if config.pos_embed else None
         self.pos_drop = nn.Dropout(config.drop_rate)
-        grid = {}
+        grid: dict[str, Any] = {}
         if config.attention.two_scan:
             grid = {"grid_size": self.patch_embed.grid_size, "num_prefix_tokens": self.num_prefix_tokens}
         self.encoder = LionEncoder.from_config(
