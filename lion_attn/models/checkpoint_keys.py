@@ -21,6 +21,7 @@ HF_KEYS: tuple[str, ...] = (
     "is_encoder_decoder",
     "problem_type",
     "_name_or_path",
+    "use_cache",
 )
 
 

@@ -108,3 +108,127 @@ def test_wrappers_share_parameter_names_with_pure_models():
         (hf.LionBertHFForSequenceClassification, LionForSequenceClassification),
     ]:
         assert set(wrapper(config).state_dict()) == set(pure(CFG).state_dict())
+
+
+# Checkpoints written by `lion train` are complete transformers model folders ---------------------------------
+
+TINY_ARGS = [
+    *("--model-arg", "num_hidden_layers=1", "--model-arg", "hidden_size=32"),
+    *("--model-arg", "num_attention_heads=2", "--model-arg", "intermediate_size=64"),
+    *("--seq-len", "32", "--epochs", "1", "--batch-size", "16", "--no-progress"),
+]
+
+
+@pytest.fixture(scope="module")
+def cli_mlm(tmp_path_factory):
+    from lion_attn.train.cli import main
+
+    root = tmp_path_factory.mktemp("cli-mlm")
+    words = [
+        *["emma", "harriet", "knightley", "elton", "anne", "wentworth", "elizabeth"],
+        *["darcy", "bingley", "jane", "was", "very", "kind", "and"],
+    ]
+    (root / "book.txt").write_text("\n\n".join(" ".join(words[i % 15 :] + words[: i % 15]) for i in range(150)))
+    argv = [
+        "train",
+        "mlm",
+        "--text",
+        str(root / "book.txt"),
+        "--vocab-size",
+        "80",
+        *TINY_ARGS,
+        "--out",
+        str(root / "o"),
+    ]
+    assert main(argv) == 0
+    return root / "o" / "checkpoints" / "last"
+
+
+def _mask_probs(folder, ids):
+    pure = load_pretrained(folder).eval()
+    with torch.no_grad():
+        logits = pure(torch.tensor([ids])).logits[0]
+    return logits.softmax(-1)
+
+
+def test_mlm_checkpoint_tokenizer_and_fill_mask(cli_mlm):
+    from lion_attn.data import load_tokenizer
+
+    tok = transformers.AutoTokenizer.from_pretrained(cli_mlm)
+    ours = load_tokenizer(cli_mlm)
+    text = "emma was very [MASK] and kind"
+    ids = tok(text)["input_ids"]
+    assert ids == [ours.cls_id, *ours.encode("emma was very"), ours.mask_id, *ours.encode("and kind"), ours.sep_id]
+    fill = transformers.pipeline("fill-mask", model=str(cli_mlm))
+    top = fill(text, top_k=3)
+    probs = _mask_probs(cli_mlm, ids)[ids.index(ours.mask_id)]
+    expected = probs.topk(3)
+    assert [r["token"] for r in top] == expected.indices.tolist()
+    assert [r["score"] for r in top] == pytest.approx(expected.values.tolist(), rel=1e-4)
+
+
+def test_byte_level_checkpoint_fill_mask(tmp_path):
+    from lion_attn.data import ByteTokenizer
+
+    tok = ByteTokenizer()
+    cfg = LionBertConfig(vocab_size=tok.vocab_size, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=32, max_position_embeddings=64)  # fmt: skip
+    torch.manual_seed(0)
+    LionForMaskedLM(cfg).save_pretrained(tmp_path)
+    tok.save(tmp_path, model_max_length=64)
+    top = transformers.pipeline("fill-mask", model=str(tmp_path))("Emm[MASK]!", top_k=2)
+    ids = [tok.cls_id, *tok.encode("Emm"), tok.mask_id, *tok.encode("!"), tok.sep_id]
+    expected = _mask_probs(tmp_path, ids)[4].topk(2)
+    assert [r["token"] for r in top] == expected.indices.tolist()
+
+
+def test_glue_checkpoint_text_classification_pipeline(tmp_path):
+    import sys
+    from pathlib import Path
+
+    from lion_attn.train.cli import main
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
+    from glue_fixtures import write_task
+
+    folder = write_task(tmp_path / "glue", "rte")
+    argv = ["train", "glue", "--task", "rte", "--data", str(folder), "--vocab-size", "80", *TINY_ARGS]
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 0
+    ckpt = tmp_path / "o" / "checkpoints" / "last"
+    clf = transformers.pipeline("text-classification", model=str(ckpt))
+    out = clf({"text": "emma harriet knightley", "text_pair": "emma darcy jane"}, top_k=None)
+    assert {r["label"] for r in out} == {"entailment", "not_entailment"}
+    tok = transformers.AutoTokenizer.from_pretrained(ckpt)
+    enc = tok("emma harriet knightley", "emma darcy jane", return_tensors="pt")
+    pure = load_pretrained(ckpt).eval()
+    with torch.no_grad():
+        probs = pure(enc["input_ids"], token_type_ids=enc["token_type_ids"]).logits.softmax(-1)[0]
+    by_label = {r["label"]: r["score"] for r in out}
+    assert [by_label["entailment"], by_label["not_entailment"]] == pytest.approx(probs.tolist(), rel=1e-4)
+
+
+def test_transformers_trainer_fine_tunes_an_mlm_checkpoint(cli_mlm, tmp_path):
+    pytest.importorskip("accelerate")
+    tok = transformers.AutoTokenizer.from_pretrained(cli_mlm)
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(cli_mlm, num_labels=2)
+    before = model.classifier.weight.detach().clone()
+    texts = [("emma was very kind", 1), ("darcy was very kind", 0)] * 8
+    data = [{**tok(t, truncation=True, max_length=32), "labels": y} for t, y in texts]
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path / "hf"),
+        max_steps=4,
+        per_device_train_batch_size=4,
+        learning_rate=1e-3,
+        report_to=[],
+        save_strategy="no",
+        use_cpu=True,
+        logging_steps=1,
+    )
+    trainer = transformers.Trainer(
+        model=model, args=args, train_dataset=data, data_collator=transformers.DataCollatorWithPadding(tok)
+    )
+    result = trainer.train()
+    assert result.global_step == 4 and torch.isfinite(torch.tensor(result.training_loss))
+    assert not torch.equal(model.classifier.weight.detach(), before)
+    trainer.save_model(str(tmp_path / "ft"))
+    assert isinstance(load_pretrained(tmp_path / "ft"), LionForSequenceClassification)
