@@ -24,7 +24,8 @@ Usage::
     python benchmarks/models.py                          # both parts, results in benchmarks/results/
     python benchmarks/models.py --parts resolution       # one part
     python benchmarks/models.py --quick --out /tmp/m     # toy sizes in one process (smoke test)
-    python benchmarks/models.py --device cuda --dtype bfloat16 --parts train   # on a GPU, bf16 autocast
+    python benchmarks/models.py --device cuda --dtype bfloat16 --parts train --vision-model vit_base_patch16_224
+        --batch-vision 64 --mlm-lengths ''                    # (one command) ViT-B/16 on a GPU, bf16 autocast
 
 The jobs live in ``models_train.py``, ``models_resolution.py`` and ``models_report.py``; this file is the command
 line.
@@ -77,6 +78,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeats-mlm", type=int, default=9, help="timed training rounds of the BERT groups")
     p.add_argument("--warmup", type=int, default=1, help="untimed training rounds first")
     p.add_argument("--batch-vision", type=int, default=8)
+    p.add_argument(
+        "--vision-model", default=None, help="ViT of the vision group, e.g. vit_base_patch16_224 (default: vit_tiny)"
+    )
+    p.add_argument(
+        "--mlm-lengths", type=_int_list, default=None, help="BERT group lengths (default 128,512; '' for none)"
+    )
     p.add_argument("--batch-mlm", type=int, default=8, help="batch at T=128; longer T keeps the tokens per step")
     p.add_argument("--resolutions", type=_int_list, default=None, help="comma-separated image sizes")
     p.add_argument("--modes", default=",".join(MODES), help="LION forms of the resolution sweep")

@@ -39,9 +39,12 @@ BASELINES = ("softmax", NO_MIX)
 def train_groups(args: argparse.Namespace) -> list[dict[str, Any]]:
     """The groups of models timed side by side: name, kind, sequence length, batch, registry names."""
     if args.quick:
-        vit, bert, lengths, res = "vit_micro_patch4_28", "bert_tiny", (32,), 28
+        vit, bert, lengths = "vit_micro_patch4_28", "bert_tiny", [32]
     else:
-        vit, bert, lengths, res = "vit_tiny_patch16_224", "bert_base", (128, 512), 224
+        vit, bert, lengths = "vit_tiny_patch16_224", "bert_base", [128, 512]
+    vit = getattr(args, "vision_model", None) or vit
+    lengths = lengths if getattr(args, "mlm_lengths", None) is None else args.mlm_lengths
+    res = int(vit.rsplit("_", 1)[-1])  # registry names end in the image size, e.g. vit_base_patch16_224
     groups = [
         {
             "group": f"vision {vit}",

@@ -259,3 +259,13 @@ def test_no_mix_floor_keeps_every_token_to_itself(models):
     assert not torch.allclose(mixed, alone)
     with pytest.raises(ValueError, match="SoftmaxAttention"):
         models.without_token_mixing(torch.nn.Linear(2, 2))
+
+
+def test_models_group_options(models):
+    args = models.parse_args(["--vision-model", "vit_base_patch16_224", "--batch-vision", "64", "--mlm-lengths", ""])
+    (group,) = models.train_groups(args)
+    assert group["res"] == 224 and group["batch"] == 64
+    assert group["models"]["snat"] == "lion_snat_vit_base_patch16_224"
+    assert group["models"]["softmax"] == "softmax_vit_base_patch16_224"
+    lengths = [g["length"] for g in models.train_groups(models.parse_args(["--mlm-lengths", "256"])) if "length" in g]
+    assert lengths == [256]
