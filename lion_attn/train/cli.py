@@ -245,6 +245,10 @@ def resolve_train_config(task_name: str, explicit: dict[str, Any]) -> TrainConfi
         merged["epochs"], merged["max_steps"] = 0, 0
     merged["task"] = task_name
     merged["task_args"] = {**task_cls.arg_defaults, **task_over}
+    # A task may derive settings from the typed flags (the image task's --recipe and --lr-base).
+    resolve = getattr(task_cls, "resolve_config", None)
+    if resolve is not None:
+        merged = resolve(merged, set(explicit))
     return TrainConfig.from_dict(merged)
 
 
