@@ -139,11 +139,6 @@ def open_folder(
     gigabytes = len(lazy) * channels * image_size * image_size / 1e9
     if cache == "on" or (cache == "auto" and gigabytes <= cache_max_gb):
         return cached_image_folder(lazy, cache_dir, num_workers=num_workers)
-    logger.info(
-        "%s: %d images decoded on the fly (a %.1f GB cache is over --cache-max-gb %g); unreadable files stop the run",
-        root,
-        len(lazy),
-        gigabytes,
-        cache_max_gb,
-    )
+    why = "--cache off" if cache == "off" else f"a {gigabytes:.1f} GB cache would exceed --cache-max-gb {cache_max_gb:g}"
+    logger.info("%s: %d images decoded on the fly (%s); an unreadable file stops the run", root, len(lazy), why)
     return lazy
