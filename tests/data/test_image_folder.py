@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from lion_attn.data.image_folder import ImageFolder
+from lion_attn.data.image_folder import ImageFolder, detect_channels, list_images
 
 
 def _save(path, size, mode="L", value=None, fmt=None):
@@ -140,3 +140,99 @@ def test_works_with_dataloader(tree):
     loader = torch.utils.data.DataLoader(ImageFolder(tree, image_size=12, channels=3), batch_size=4)
     images, labels = next(iter(loader))
     assert images.shape == (4, 3, 12, 12) and labels.tolist() == [0, 0, 0, 1]
+
+
+def test_lazy_uint8_matches_eager(tree):
+    eager = ImageFolder(tree, image_size=(12, 10), channels=3)
+    lazy = ImageFolder(tree, image_size=(12, 10), channels=3, lazy=True, output="uint8")
+    assert lazy.samples == eager.samples and lazy.targets == eager.targets
+    for i in range(len(eager)):
+        pixels, label = lazy[i]
+        assert pixels.dtype == torch.uint8 and pixels.shape == (3, 12, 10) and label == eager.targets[i]
+        torch.testing.assert_close(pixels.float() / 255, eager[i][0])
+    with pytest.raises(ValueError, match="uint8"):
+        ImageFolder(tree, image_size=8, output="uint8", mean=(0.5,), std=(0.5,))
+    with pytest.raises(ValueError, match="lazy"):
+        ImageFolder(tree, image_size=8, lazy=True, cache=True)
+
+
+def test_lazy_reports_a_bad_file_when_read(tree):
+    _corrupt(tree)
+    lazy = ImageFolder(tree, image_size=8, lazy=True)
+    assert lazy.num_skipped == 0 and len(lazy) == 8
+    broken = [p.name for p, _ in lazy.samples].index("broken.png")
+    with pytest.raises(ValueError, match=r"broken\.png"):
+        lazy[broken]
+
+
+def test_detect_channels(tmp_path):
+    grey = [_save(tmp_path / f"g{i}.png", (5, 5), "L") for i in range(3)]
+    assert detect_channels(grey) == 1
+    assert detect_channels([*grey, _save(tmp_path / "c.jpg", (5, 5), "RGB", fmt="JPEG")]) == 3
+    assert detect_channels([*grey, tmp_path / "missing.png"]) == 1
+
+
+def test_list_images_without_decoding(tree):
+    (tree / "dog" / "broken.png").write_bytes(b"not a png")
+    names, samples = list_images(tree)
+    assert names == ["cat", "dog"]
+    assert [(p.name, y) for p, y in samples] == [
+        ("a.png", 0),
+        ("b.JPG", 0),
+        ("c.jpeg", 0),
+        ("broken.png", 1),
+        ("d.png", 1),
+        ("e.png", 1),
+    ]
+
+
+def test_disk_cache_builds_once_and_matches(tree, tmp_path, monkeypatch, caplog):
+    from lion_attn.data import image_cache
+
+    _corrupt(tree)
+    lazy = ImageFolder(tree, image_size=9, channels=3, lazy=True, output="uint8")
+    with caplog.at_level(logging.WARNING):
+        cached = image_cache.cached_image_folder(lazy, tmp_path / "cache", num_workers=0)
+    assert "skipped 2" in caplog.text and cached.num_skipped == 2
+    eager = ImageFolder(tree, image_size=9, channels=3, output="uint8", cache=True)
+    assert len(cached) == len(eager) == 6 and cached.targets == eager.targets
+    for i in range(len(eager)):
+        assert torch.equal(cached[i][0], eager[i][0]) and cached[i][1] == eager[i][1]
+    entries = list((tmp_path / "cache").iterdir())
+    assert len(entries) == 1 and sorted(p.name for p in entries[0].iterdir()) == [
+        "images.npy",
+        "labels.npy",
+        "meta.json",
+    ]
+
+    # A second open reads the cache without decoding anything.
+    def no_build(*args, **kwargs):
+        raise AssertionError("the cache should not be rebuilt")
+
+    monkeypatch.setattr(image_cache, "_build", no_build)
+    again = image_cache.cached_image_folder(lazy, tmp_path / "cache")
+    assert torch.equal(again[0][0], cached[0][0])
+    # ... and refuses it when bad files must fail the run.
+    failing = ImageFolder(tree, image_size=9, channels=3, lazy=True, output="uint8", on_error="fail")
+    with pytest.raises(ValueError, match=r"broken\.png|truncated\.jpg"):
+        image_cache.cached_image_folder(failing, tmp_path / "cache")
+    # Another size, or a changed file, is another key.
+    other = ImageFolder(tree, image_size=10, channels=3, lazy=True, output="uint8")
+    assert image_cache.cache_key(other) != image_cache.cache_key(lazy)
+    _save(tree / "cat" / "new.png", (4, 4))
+    changed = ImageFolder(tree, image_size=9, channels=3, lazy=True, output="uint8")
+    assert image_cache.cache_key(changed) != image_cache.cache_key(lazy)
+
+
+def test_interrupted_cache_build_leaves_nothing(tree, tmp_path, monkeypatch):
+    from lion_attn.data import image_cache
+
+    lazy = ImageFolder(tree, image_size=9, lazy=True, output="uint8")
+
+    def interrupt(self, index):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(image_cache._Decode, "__getitem__", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        image_cache.cached_image_folder(lazy, tmp_path / "cache")
+    assert list((tmp_path / "cache").iterdir()) == []
