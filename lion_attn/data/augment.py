@@ -174,7 +174,12 @@ class BatchAugment:
         if images.dim() != 4 or images.shape[1] != self.mean.shape[1]:
             raise ValueError(f"images must be [B, {self.mean.shape[1]}, H, W], got {list(images.shape)}")
         devices = [images.device] if images.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices, device_type=images.device.type if devices else "cuda"):
+        # Augmentation runs in float32 even inside a bf16 autocast region (interpolation and blending in bf16
+        # would quantise the pixels).
+        with (
+            torch.random.fork_rng(devices=devices, device_type="cuda"),
+            torch.autocast(images.device.type, enabled=False),
+        ):
             torch.manual_seed(seed)
             x = self._geometric_and_colour(images.float())
             x = self.normalise(x)
