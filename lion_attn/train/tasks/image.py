@@ -23,7 +23,7 @@ from lion_attn.data.augment import AugmentConfig, BatchAugment, soft_target_cros
 from lion_attn.train.config import TrainConfig
 from lion_attn.train.tasks.base import Task, create_model, model_config_dict
 from lion_attn.train.tasks.image_data import choose_sizes, class_counts, open_folder, stratified_split
-from lion_attn.train.tasks.image_recipe import DEIT_AUGMENT_ARGS, add_recipe_arguments, resolve_recipe
+from lion_attn.train.tasks.image_recipe import DEIT_AUGMENT_ARGS, IMAGE_PRESETS, add_recipe_arguments, resolve_recipe
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,8 @@ class ImageTask(Task):
         "lr": 1e-3,
         "weight_decay": 0.05,
     }
+    #: ``--recipe deit``: DeiT's recipe (see :mod:`lion_attn.train.tasks.image_recipe`).
+    presets: ClassVar[dict[str, dict[str, Any]]] = IMAGE_PRESETS
     arg_defaults: ClassVar[dict[str, Any]] = {
         "data": "",
         "fashion_mnist": "",

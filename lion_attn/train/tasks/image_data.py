@@ -139,6 +139,8 @@ def open_folder(
     gigabytes = len(lazy) * channels * image_size * image_size / 1e9
     if cache == "on" or (cache == "auto" and gigabytes <= cache_max_gb):
         return cached_image_folder(lazy, cache_dir, num_workers=num_workers)
-    why = "--cache off" if cache == "off" else f"a {gigabytes:.1f} GB cache would exceed --cache-max-gb {cache_max_gb:g}"
+    why = (
+        "--cache off" if cache == "off" else f"a {gigabytes:.1f} GB cache would exceed --cache-max-gb {cache_max_gb:g}"
+    )
     logger.info("%s: %d images decoded on the fly (%s); an unreadable file stops the run", root, len(lazy), why)
     return lazy

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["DEIT_AUGMENT_ARGS", "DEIT_TRAIN", "add_recipe_arguments", "resolve_recipe"]
+__all__ = ["DEIT_AUGMENT_ARGS", "DEIT_TRAIN", "IMAGE_PRESETS", "add_recipe_arguments", "resolve_recipe"]
 
 #: Task arguments whose default (None) means "the recipe's value, else off".
 DEIT_AUGMENT_ARGS = (
@@ -41,16 +41,29 @@ DEIT_LR_BASE = 5e-4
 DEIT_WARMUP_EPOCHS = 5
 
 
+#: ``--recipe`` presets (the command line adds the flag): task arguments that act as typed flags; the recipe's
+#: optimisation settings are filled in by :func:`resolve_recipe`, which knows what the user typed.
+IMAGE_PRESETS: dict[str, dict[str, Any]] = {
+    "deit": {
+        "recipe": "deit",
+        "random_resized_crop": True,
+        "hflip": True,
+        "randaug": 2,
+        "randaug_m": 9.0,
+        "mixup": 0.8,
+        "cutmix": 1.0,
+        "smoothing": 0.1,
+        "erasing": 0.25,
+        "drop_path": 0.1,
+    },
+    "none": {"recipe": "none"},
+}
+
+
 def add_recipe_arguments(p: argparse.ArgumentParser) -> None:
-    """The ``--recipe`` flag and one flag per part of the recipe."""
+    """One flag per part of the recipe (``--recipe`` itself comes from the presets)."""
     s = argparse.SUPPRESS
     g = p.add_argument_group("training recipe (each flag overrides the recipe's value)")
-    g.add_argument(
-        "--recipe",
-        choices=("none", "deit"),
-        default=s,
-        help="deit: DeiT's ImageNet recipe (see the README); none: plain training",
-    )
     g.add_argument(
         "--lr-base",
         type=float,
