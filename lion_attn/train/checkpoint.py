@@ -101,14 +101,21 @@ def rng_state() -> dict[str, Any]:
     }
     if torch.cuda.is_available():
         state["cuda"] = [s.cpu() for s in torch.cuda.get_rng_state_all()]
+        state["cuda_current"] = int(torch.cuda.current_device())
     return state
 
 
-def set_rng_state(state: dict[str, Any]) -> None:
+def set_rng_state(state: dict[str, Any], device: torch.device | None = None) -> None:
     """Restore states captured by :func:`rng_state`.
 
     CUDA states are restored when this process sees CUDA devices; a checkpoint written on a GPU machine
     resumes on a CPU-only one without them (the CPU, numpy and python streams are still exact).
+
+    Args:
+        state: The captured states.
+        device: This process's device. Data-parallel processes seed alike and draw alike, each on its own
+            GPU, and only the first one saves: a process on another GPU than the saver's gets the saver's
+            own GPU state on its GPU.
     """
     torch.set_rng_state(state["torch"])
     npy = state["numpy"]
@@ -127,6 +134,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
             )
         for index, cuda_state in enumerate(cuda[: torch.cuda.device_count()]):
             torch.cuda.set_rng_state(cuda_state, index)
+        saver = state.get("cuda_current", 0)
+        if device is not None and device.type == "cuda" and device.index not in (None, saver) and saver < len(cuda):
+            torch.cuda.set_rng_state(cuda[saver], device.index)
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:

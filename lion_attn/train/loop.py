@@ -149,7 +149,7 @@ class Trainer:
                 raise RunError(f"cannot resume with --ema-decay: {folder} has no {EMA_DIR}/ weights")
             self.ema.load(self.task.load_model(folder / EMA_DIR), int(saved.get("ema_updates", 0)))
         self._elapsed_before = self.run.elapsed_min
-        ckpt.set_rng_state(saved["rng"])
+        ckpt.set_rng_state(saved["rng"], self.dist.device)
         if self.dist.is_main:
             self.log.load(up_to_step=self.run.step)
         run = self.run

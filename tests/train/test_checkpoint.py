@@ -49,11 +49,17 @@ def test_rng_state_covers_cuda_devices(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: [s.clone() for s in saved])
     monkeypatch.setattr(torch.cuda, "set_rng_state", lambda s, device: restored.__setitem__(device, s))
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
     state = ckpt.rng_state()
     assert [s.tolist() for s in state["cuda"]] == [s.tolist() for s in saved]
+    assert state["cuda_current"] == 0
     ckpt.set_rng_state(state)
     assert sorted(restored) == [0, 1]
     assert all(torch.equal(restored[i], saved[i]) for i in range(2))
+    # A data-parallel process on GPU 1 continues the saver's (GPU 0's) stream on its own GPU.
+    restored.clear()
+    ckpt.set_rng_state(state, torch.device("cuda", 1))
+    assert torch.equal(restored[1], saved[0]) and torch.equal(restored[0], saved[0])
     # Without CUDA the CPU streams are restored and the CUDA states are left alone.
     restored.clear()
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
