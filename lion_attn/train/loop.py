@@ -108,13 +108,9 @@ class Trainer:
         self.model = task.build_model().to(self.dist.device)
         set_model_attn_mode(self.model, cfg.attn_mode)
         # A task may bring its own batch order (e.g. MLM shards: each rank reads its own files).
-        make_sampler = getattr(task, "train_batch_sampler", None)
-        if make_sampler is not None:
-            self.sampler = make_sampler(cfg.batch_size, cfg.seed, self.dist.rank, self.dist.world_size)
-        else:
-            self.sampler = ShardedBatchSampler(
-                len(task.train_dataset), cfg.batch_size, cfg.seed, self.dist.rank, self.dist.world_size
-            )
+        place = (cfg.batch_size, cfg.seed, self.dist.rank, self.dist.world_size)
+        sampler = task.train_batch_sampler(*place)
+        self.sampler = ShardedBatchSampler(len(task.train_dataset), *place) if sampler is None else sampler
         self.steps_per_epoch = self.sampler.num_batches()
         self.optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay)
         total = cfg.max_steps or cfg.epochs * self.steps_per_epoch

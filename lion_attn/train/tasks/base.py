@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 
 def create_model(name: str, **overrides: Any) -> nn.Module:
@@ -64,6 +64,15 @@ class Task:
         from lion_attn.models import load_pretrained
 
         return load_pretrained(str(folder))
+
+    def train_batch_sampler(self, batch_size: int, seed: int, rank: int, world_size: int) -> Sampler | None:
+        """This rank's training batch sampler, or None for the trainer's seeded global shuffle.
+
+        A sampler must offer ``num_batches()`` (global batches per epoch) and ``set_epoch(epoch, start_batch)``
+        (the order of an epoch from ``(seed, epoch)`` alone, skipping ``start_batch`` batches on resume), like
+        :class:`lion_attn.train.sampler.ShardedBatchSampler`.
+        """
+        return None
 
     def collate(self, items: list[Any]) -> dict[str, torch.Tensor]:
         """Stack dataset items into a batch."""
