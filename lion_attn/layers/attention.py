@@ -9,8 +9,11 @@ lives in :func:`lion_attn.ops.lion_attention`. Variants (spec section 3): ``"lit
 
 For images, ``two_scan=True`` gives the two-scan ("natural") variant (spec section 7): the patch grid is
 read in a row-major snake and in a column-major snake, each with its own decay parameters; the
-numerators and denominators of the two scans are added in raster order before dividing. This needs
-only the op's un-normalised output, so it works unchanged in all three forms.
+numerators and denominators of the two scans are added in raster order before dividing. The op
+:func:`lion_attn.ops.lion_attention_scans` computes it in all three forms; the layer only chooses the form.
+
+The layer's log-decays come from ``logsigmoid`` (finite, <= 0), so it calls the op with ``validate=False``:
+nothing is read back to the host when there is no padding.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from lion_attn.layers.drop import check_attention_dropout
 from lion_attn.layers.feature_maps import DEFAULT_FEATURE_MAPS, FeatureMap, feature_map_name, get_feature_map
 from lion_attn.layers.modes import check_mode
 from lion_attn.layers.timm_compat import check_timm_call, check_timm_options
-from lion_attn.ops import lion_attention, parallel_lion_scans
+from lion_attn.ops import lion_attention, lion_attention_scans
 from lion_attn.ops.inputs import check_padding_mask
 
 __all__ = ["LionAttention", "snake_orders"]
@@ -202,6 +205,7 @@ class LionAttention(nn.Module):
             eps=self.eps,
             attention_mask=attention_mask,
             chunk_size=self.chunk_size,
+            validate=False,
             **kwargs,
         )
 
@@ -254,7 +258,7 @@ class LionAttention(nn.Module):
         return {"g": log_decay}
 
     def _two_scan(self, x: Tensor, q: Tensor, k: Tensor, v: Tensor, attention_mask: Tensor | None) -> Tensor:
-        """Two-scan attention (spec section 7): add both scans' numerators and denominators, then divide."""
+        """Two-scan attention: both scans' numerators and normalisers added before dividing (the op's job)."""
         length = x.shape[1]
         h, w = self.grid_size
         expected = self.num_prefix_tokens + h * w
@@ -263,48 +267,35 @@ class LionAttention(nn.Module):
                 f"two_scan expects num_prefix_tokens + h * w = {self.num_prefix_tokens} + {h} * {w} = {expected} "
                 f"tokens, got T = {length}"
             )
-        if self.mode == "parallel":
-            return self._two_scan_parallel(x, q, k, v, attention_mask)
-        # A column of ones in v makes the op return the denominator next to the numerator.
-        v_aug = torch.cat([v, torch.ones_like(v[..., :1])], dim=-1)  # [B, T, H, V + 1]
-        acc_dtype = torch.float64 if v.dtype == torch.float64 else torch.float32
-        total = None
-        for decay, perm, inv in (
-            (self.decay, self._perm_row, self._inv_row),
-            (self.decay_col, self._perm_col, self._inv_col),
-        ):
-            mask = None if attention_mask is None else attention_mask[:, perm]
-            out = self._op(
-                q[:, perm], k[:, perm], v_aug[:, perm], mask, normalize=False, **self._scan_decay(decay, x, perm)
-            )
-            # Sum and divide in fp32 (fp64 for fp64 inputs): bf16 numerators and denominators lose too much.
-            out = out[:, inv].to(acc_dtype)
-            total = out if total is None else total + out
-        return (total[..., :-1] / (total[..., -1:] + self.eps)).to(v.dtype)
-
-    def _two_scan_parallel(self, x: Tensor, q: Tensor, k: Tensor, v: Tensor, attention_mask: Tensor | None) -> Tensor:
-        """Both scans in one full-attention pass: one score product, one summed mask, one value product."""
         heads = self.num_heads
-        length = x.shape[1]
-        gs, orders = [], []
+        gs: list[Tensor | None] = []
         for decay, perm in ((self.decay, self._perm_row), (self.decay_col, self._perm_col)):
             scan = self._scan_decay(decay, x, perm)
             if "g_gamma" in scan:
-                g = scan["g_gamma"].view(1, 1, heads).expand(1, length, heads)
-            elif "g" in scan:
-                g = scan["g"]
-            else:  # no decay (LIT): the two masks are both all ones
-                g = x.new_zeros(1, length, heads, dtype=torch.float32)
-            gs.append(g)
-            orders.append(perm)
-        return parallel_lion_scans(q, k, v, gs, orders, scale=self.scale, eps=self.eps, attention_mask=attention_mask)
+                gs.append(scan["g_gamma"].view(1, 1, heads).expand(1, length, heads))
+            else:
+                gs.append(scan.get("g"))  # None without decay (LIT)
+        return lion_attention_scans(
+            q,
+            k,
+            v,
+            gs,
+            [self._perm_row, self._perm_col],
+            mode=self.mode,
+            scale=self.scale,
+            eps=self.eps,
+            attention_mask=attention_mask,
+            chunk_size=self.chunk_size,
+            validate=False,
+        )
 
     def extra_repr(self) -> str:
         parts = [
             f"dim={self.dim}",
             f"num_heads={self.num_heads}",
             f"variant={self.variant!r}",
-            f"mode={self.mode!r}",
+            # LION-LIT has no decay: every mode runs the same closed form, and the repr says so.
+            f"mode={self.mode!r}" + (" (LIT closed form in every mode)" if self.decay is None else ""),
             f"feature_map={feature_map_name(self.feature_map)!r}",
             f"chunk_size={self.chunk_size}",
             f"two_scan={self.two_scan}",

@@ -10,8 +10,10 @@ per-position decays ``lambda in (0, 1]``. This module turns parameters into *log
   ``lambda_{i,h} = sigmoid(w_h . x_i + b_h)``; returns ``g = logsigmoid(x W^T + b) [B, T, H]``.
 
 Log-decays are computed in fp32 (fp64 for fp64 inputs) with autocast disabled: in bf16, 0.998 rounds
-to 1.0 and a head never forgets. Unlike the official code, nothing here is detached, so the decay
-parameters train.
+to 1.0 and a head never forgets. For the same reason the decay parameters stay fp32 when a model is cast
+to a 16-bit dtype (``model.to(torch.bfloat16)``, ``.half()``): such a cast moves them to the target device
+but leaves their dtype alone (``float64`` casts still apply). Unlike the official code, nothing here is
+detached, so the decay parameters train.
 
 Initialisations, by name:
 
@@ -85,7 +87,25 @@ def _logit(p: Tensor) -> Tensor:
     return torch.log(p) - torch.log1p(-p)
 
 
-class ScalarDecay(nn.Module):
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+class KeepFloat32(nn.Module):
+    """A module whose parameters refuse 16-bit casts: ``.to(torch.bfloat16)`` moves them but keeps them fp32.
+
+    Decays close to 1 are what make long memory, and bf16 cannot hold them (1 - 2^-9 is its last value below 1),
+    so a bf16 cast of these parameters would silently change what the model computes.
+    """
+
+    def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def]
+        probe = fn(torch.zeros(1, dtype=torch.float32))
+        if probe.dtype in _LOW_PRECISION:
+            device = probe.device
+            return super()._apply(lambda t: t.to(device=device), recurse)
+        return super()._apply(fn, recurse)
+
+
+class ScalarDecay(KeepFloat32):
     """LION-D: one learnable decay per head, ``lambda_h = sigmoid(a_h)``.
 
     Args:
@@ -130,7 +150,7 @@ class ScalarDecay(nn.Module):
         return f"num_heads={self.num_heads}, init={self.init!r}"
 
 
-class SelectiveDecay(nn.Module):
+class SelectiveDecay(KeepFloat32):
     """LION-S: per-token, per-head decays ``lambda_{i,h} = sigmoid(w_h . x_i + b_h)``.
 
     Args:

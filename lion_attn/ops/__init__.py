@@ -2,6 +2,15 @@
 
 from lion_attn.ops.api import FORMS, chunk_lion, lion_attention, parallel_lion, recurrent_lion
 from lion_attn.ops.inputs import MODES
-from lion_attn.ops.scans import parallel_lion_scans
+from lion_attn.ops.scans import lion_attention_scans, parallel_lion_scans
 
-__all__ = ["FORMS", "MODES", "chunk_lion", "lion_attention", "parallel_lion", "parallel_lion_scans", "recurrent_lion"]
+__all__ = [
+    "FORMS",
+    "MODES",
+    "chunk_lion",
+    "lion_attention",
+    "lion_attention_scans",
+    "parallel_lion",
+    "parallel_lion_scans",
+    "recurrent_lion",
+]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import Tensor
 
 from lion_attn.ops.autograd import LionFunction
@@ -38,32 +39,86 @@ def _run(
     attention_mask: Tensor | None,
     cu_seqlens: Tensor | None,
     chunk_size: int,
+    validate: bool,
 ) -> Tensor:
     check_chunk_size(chunk_size)
     if not isinstance(normalize, bool):
         raise TypeError(f"`normalize` must be a bool, got {type(normalize).__name__}")
-    p = prepare(q, k, v, g, g_gamma, scale=scale, eps=eps, attention_mask=attention_mask, cu_seqlens=cu_seqlens)
+    p = prepare(
+        q,
+        k,
+        v,
+        g,
+        g_gamma,
+        scale=scale,
+        eps=eps,
+        attention_mask=attention_mask,
+        cu_seqlens=cu_seqlens,
+        validate=validate,
+    )
     batch, length, heads, _ = p.q.shape
     if batch == 0 or length == 0 or heads == 0:
         return p.v.new_zeros(batch, length, heads, p.v.shape[-1]).to(p.out_dtype)
 
-    if p.g is None:
-        out = global_state(p.q, p.k, p.v, p.reset, p.scale, normalize, eps)
-    elif form == "parallel":
-        out = parallel_sum(p.q, p.k, p.v, p.g, p.reset, p.scale, eps=eps if normalize else None)
-    else:
-        out = LionFunction.apply(p.q, p.k, p.v, p.g, p.reset, _form_sum(form, p, chunk_size), normalize, eps)
-    if p.keep is not None:
-        out = out * p.keep[:, :, None, None].to(out.dtype)
+    # The dtypes were chosen above from the caller's autocast state; inside, every cast is explicit.
+    with torch.autocast(p.q.device.type, enabled=False):
+        out = run_form(form, p, normalize, eps, chunk_size)
+        if p.keep is not None:
+            out = out.masked_fill(~p.keep[:, :, None, None], 0.0)
     return out.to(p.out_dtype)
 
 
+def run_form(
+    form: str, p: Prepared, normalize: bool, eps: float, chunk_size: int, out_dtype: torch.dtype | None = None
+) -> Tensor:
+    """Run one form on prepared inputs (autocast already off).
+
+    Args:
+        form: ``"parallel"``, ``"chunk"`` or ``"recurrent"``.
+        p: the prepared inputs.
+        normalize: divide by the normalisers plus ``eps``.
+        eps: the normaliser's stabiliser.
+        chunk_size: tokens per chunk of the chunk form.
+        out_dtype: dtype of the result (default: the operand dtype). The linear-memory forms can return their
+            sums in the accumulation dtype without rounding them first.
+
+    Returns:
+        [B, T, H, V] (pads not yet zeroed).
+    """
+    out_dtype = p.out_dtype if out_dtype is None else out_dtype
+    if p.g is None:
+        return global_state(p.q, p.k, p.v, p.reset, p.scale, normalize, eps, p.acc_dtype)
+    if form == "parallel":
+        return parallel_sum(p.q, p.k, p.v, p.g, p.reset, p.scale, eps=eps if normalize else None)
+    return LionFunction.apply(p.q, p.k, p.v, p.g, p.reset, _form_sum(form, p, chunk_size), normalize, eps, out_dtype)
+
+
 def _form_sum(form: str, p: Prepared, chunk_size: int) -> ChunkForm | RecurrentForm:
+    assert p.g is not None
+    return linear_form(form, p.scale, chunk_size, p.g, p.reset, p.q.dtype)
+
+
+def linear_form(
+    form: str, scale: float, chunk_size: int, g: Tensor, reset: Tensor | None, dtype: torch.dtype
+) -> ChunkForm | RecurrentForm:
+    """The chunk or recurrent form object that :class:`LionFunction` runs.
+
+    Args:
+        form: ``"chunk"`` or ``"recurrent"``.
+        scale: score scale.
+        chunk_size: tokens per chunk.
+        g: [B', T, H] the log-decays it will see (a stride-0 time axis with B' = 1 marks a constant decay).
+        reset: [B, T] resets or None.
+        dtype: operand dtype of the matrix products.
+
+    Returns:
+        The form.
+    """
     if form == "chunk":
         # LION-D without padding or resets has one decay per head at every token: one mask serves every chunk.
-        constant = p.g is not None and p.g.shape[0] == 1 and p.g.stride(1) == 0 and p.reset is None
-        return ChunkForm(p.scale, chunk_size, constant_decay=constant)
-    return RecurrentForm(p.scale)
+        constant = g.shape[0] == 1 and g.stride(1) == 0 and reset is None
+        return ChunkForm(scale, chunk_size, constant_decay=constant, dtype=dtype)
+    return RecurrentForm(scale)
 
 
 _DOC_ARGS = """
@@ -82,10 +137,15 @@ _DOC_ARGS = """
         cu_seqlens: [N + 1] integer offsets of N sequences packed into a batch of 1; each gives exactly what
             it gives alone.
         chunk_size: tokens per chunk of the chunkwise form (ignored by the other forms).
+        validate: check the values of the inputs (log-decays <= 0, ``-inf`` resets, 0/1 integer masks); this reads
+            them back to the host, a synchronisation on an accelerator. With False nothing is read back when there
+            is no packing: log-decays must then be finite and <= 0 and a padding mask must be bool.
 
     Returns:
-        [B, T, H, V] in the dtype of ``q``. The decay maths and accumulation run in float32 (float64 for
-        float64 inputs), also for bfloat16 inputs.
+        [B, T, H, V] in the compute dtype: that of ``q``, or the autocast dtype under an enabled autocast. The
+        matrix products take their operands in that dtype; log-decays, masks, prefix sums, normalisers and
+        accumulation are in float32 (float64 for float64 inputs). Outputs at pads are exactly 0. Second
+        derivatives raise (LION-LIT's closed form excepted, which plain autograd differentiates).
 
     Raises:
         TypeError: non-tensors or non-floating dtypes.
@@ -106,8 +166,11 @@ def parallel_lion(
     attention_mask: Tensor | None = None,
     cu_seqlens: Tensor | None = None,
     chunk_size: int = 64,
+    validate: bool = True,
 ) -> Tensor:
-    return _run("parallel", q, k, v, g, g_gamma, scale, normalize, eps, attention_mask, cu_seqlens, chunk_size)
+    return _run(
+        "parallel", q, k, v, g, g_gamma, scale, normalize, eps, attention_mask, cu_seqlens, chunk_size, validate
+    )
 
 
 def chunk_lion(
@@ -123,8 +186,9 @@ def chunk_lion(
     attention_mask: Tensor | None = None,
     cu_seqlens: Tensor | None = None,
     chunk_size: int = 64,
+    validate: bool = True,
 ) -> Tensor:
-    return _run("chunk", q, k, v, g, g_gamma, scale, normalize, eps, attention_mask, cu_seqlens, chunk_size)
+    return _run("chunk", q, k, v, g, g_gamma, scale, normalize, eps, attention_mask, cu_seqlens, chunk_size, validate)
 
 
 def recurrent_lion(
@@ -140,8 +204,11 @@ def recurrent_lion(
     attention_mask: Tensor | None = None,
     cu_seqlens: Tensor | None = None,
     chunk_size: int = 64,
+    validate: bool = True,
 ) -> Tensor:
-    return _run("recurrent", q, k, v, g, g_gamma, scale, normalize, eps, attention_mask, cu_seqlens, chunk_size)
+    return _run(
+        "recurrent", q, k, v, g, g_gamma, scale, normalize, eps, attention_mask, cu_seqlens, chunk_size, validate
+    )
 
 
 parallel_lion.__doc__ = "LION in full-attention form (spec section 2): O(T^2) time and memory.\n" + _DOC_ARGS
@@ -173,6 +240,7 @@ def lion_attention(
     attention_mask: Tensor | None = None,
     cu_seqlens: Tensor | None = None,
     chunk_size: int = 64,
+    validate: bool = True,
 ) -> Tensor:
     return FORMS[check_mode(mode)](
         q,
@@ -186,6 +254,7 @@ def lion_attention(
         attention_mask=attention_mask,
         cu_seqlens=cu_seqlens,
         chunk_size=chunk_size,
+        validate=validate,
     )
 
 

@@ -14,6 +14,8 @@ backward direction's ``exp(c_j - c_i)``, so ``dL/dc_m = q_m . (dq_m^earlier - dq
 k_m . (dk_m^earlier - dk_m^later)`` (the diagonal does not depend on ``c``), and ``dL/dg_l = sum_{m >= l} dL/dc_m``.
 The forms return those earlier-minus-later sums on request. This is an identity about the gradient, not a way of
 computing the mask: no ``exp(c_i) * exp(-c_j)`` is ever formed.
+
+The saved inputs carry no graph, so second derivatives are refused (``once_differentiable``) rather than wrong.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from typing import Protocol
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from lion_attn.ops.parallel import safe_denominator
 
 
 class Form(Protocol):
@@ -58,11 +63,15 @@ def with_ones(v: Tensor) -> Tensor:
 def normalized(sums: Tensor, eps: float) -> tuple[Tensor, Tensor]:
     """Split ``[..., D + 1]`` sums into the normalised output [..., D] and the denominator [...]."""
     den = sums[..., -1]
-    return sums[..., :-1] / (den + eps)[..., None], den
+    return sums[..., :-1] / safe_denominator(den + eps)[..., None], den
 
 
 class LionFunction(torch.autograd.Function):
-    """Bidirectional decayed linear attention whose backward pass re-runs a linear-memory form."""
+    """Bidirectional decayed linear attention whose backward pass re-runs a linear-memory form.
+
+    q, k, v come in the operand dtype and g in the accumulation dtype; the forms return sums in the accumulation
+    dtype, and the output is cast to ``out_dtype``.
+    """
 
     @staticmethod
     def forward(  # type: ignore[override]
@@ -75,22 +84,33 @@ class LionFunction(torch.autograd.Function):
         form: Form,
         normalize: bool,
         eps: float,
+        out_dtype: torch.dtype,
     ) -> Tensor:
         if normalize:
             out, den = form.normalized(q, k, v, g, reset, eps)
         else:
             out, den = form(q, k, v, g, reset)
+        out = out.to(out_dtype)
         ctx.form, ctx.normalize, ctx.eps = form, normalize, eps
+        ctx.device_type = q.device.type
         ctx.save_for_backward(q, k, v, g, reset, out, den)
         return out
 
     @staticmethod
+    @once_differentiable
     def backward(ctx: torch.autograd.function.FunctionCtx, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+        with torch.autocast(ctx.device_type, enabled=False):
+            return LionFunction._backward(ctx, grad_out)
+
+    @staticmethod
+    def _backward(ctx: torch.autograd.function.FunctionCtx, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         q, k, v, g, reset, out, den = ctx.saved_tensors
         form: Form = ctx.form
+        acc = g.dtype
+        grad_out = grad_out.to(acc)
         if ctx.normalize:
-            inv = 1.0 / (den + ctx.eps)  # [B, T, H]
-            grad_den = -(grad_out * out).sum(dim=-1) * inv
+            inv = 1.0 / safe_denominator(den + ctx.eps)  # [B, T, H]
+            grad_den = -(grad_out * out.to(acc)).sum(dim=-1) * inv
             grad_sums = torch.cat([grad_out * inv[..., None], grad_den[..., None]], dim=-1)
             values = with_ones(v)
         else:
@@ -105,17 +125,16 @@ class LionFunction(torch.autograd.Function):
         if need_v:
             grad_v = form(k, q, grad_sums, g, reset)[0][..., : v.shape[-1]]
         if need_g:
-            # dL/dc_m = q_m . (dq earlier - later) + k_m . (dk earlier - later); the suffix sum below runs over the
-            # whole sequence, so it accumulates in float64.
-            grad_prefix = dot_q.to(torch.float64) + dot_k.to(torch.float64)
-            grad_g = grad_prefix.flip(1).cumsum(dim=1).flip(1).to(g.dtype)  # [B, T, H]
+            # dL/dc_m = q_m . (dq earlier - later) + k_m . (dk earlier - later), summed from the end.
+            grad_g = (dot_q + dot_k).flip(1).cumsum(dim=1).flip(1)  # [B, T, H]
             if grad_g.shape[0] != g.shape[0]:
                 grad_g = grad_g.sum(dim=0, keepdim=True)
         return (
-            grad_q if need_q else None,
-            grad_k if need_k else None,
-            grad_v,
+            grad_q.to(q.dtype) if need_q else None,
+            grad_k.to(k.dtype) if need_k else None,
+            None if grad_v is None else grad_v.to(v.dtype),
             grad_g,
+            None,
             None,
             None,
             None,

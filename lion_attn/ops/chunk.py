@@ -11,8 +11,14 @@ per-chunk states (``N x K x D``) and the output are alive at once. Gradients com
 :mod:`lion_attn.ops.autograd`, which runs this same form three more times instead of keeping any intermediate,
 so the backward pass is linear in T too.
 
-Blocks are small (a few MB) on purpose: they stay in cache, and their buffers are reused by the allocator
-instead of being mapped afresh, which on CPU costs more than the arithmetic.
+Blocks are small (a few MB) on CPU on purpose: they stay in cache, and their buffers are reused by the allocator
+instead of being mapped afresh, which on CPU costs more than the arithmetic. On an accelerator a small block only
+turns the stream into a Python loop of tiny kernels, so blocks there are large (:func:`block_bytes`).
+
+Precision: the matrix products take q, k, v (and the incoming states) in the operand dtype (bfloat16 under a
+bfloat16 autocast); decay factors, masks, the states between chunks and the sums of the three parts are in the
+accumulation dtype (the dtype of ``g``). The normalisers travel as a ones column through the same products, so
+each block's part of a normaliser is rounded to the operand dtype once before the parts are added.
 """
 
 from __future__ import annotations
@@ -23,10 +29,18 @@ import torch
 from torch import Tensor
 
 from lion_attn.ops.masks import log_decay_block, signed_tri
+from lion_attn.ops.parallel import safe_denominator
 
-# Chunks per streamed block are chosen so one block's largest tensor stays near this many bytes.
-_BLOCK_BYTES = 2 * 2**20
+# Chunks per streamed block are chosen so one block's largest tensor stays near this many bytes: cache-sized on
+# CPU, large on an accelerator (where each block is a handful of kernel launches).
+_BLOCK_BYTES = {"cpu": 2 * 2**20}
+_ACCELERATOR_BLOCK_BYTES = 256 * 2**20
 _NEG_INF = float("-inf")
+
+
+def block_bytes(device: torch.device) -> int:
+    """Target size of one streamed block of chunks on ``device``."""
+    return _BLOCK_BYTES.get(device.type, _ACCELERATOR_BLOCK_BYTES)
 
 
 class ChunkForm:
@@ -37,12 +51,16 @@ class ChunkForm:
         chunk_size: tokens per chunk ``C``.
         constant_decay: the log-decay is the same at every token of a head (LION-D without padding or resets),
             so one ``C x C`` mask serves every chunk.
+        dtype: operand dtype of the matrix products (None: that of the first argument).
     """
 
-    def __init__(self, scale: float, chunk_size: int, constant_decay: bool = False) -> None:
+    def __init__(
+        self, scale: float, chunk_size: int, constant_decay: bool = False, dtype: torch.dtype | None = None
+    ) -> None:
         self.scale = scale
         self.chunk_size = chunk_size
         self.constant_decay = constant_decay
+        self.dtype = dtype
 
     def __call__(
         self,
@@ -55,7 +73,9 @@ class ChunkForm:
         ones: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
         with torch.no_grad():
-            return chunk_sum(q, k, v, g, reset, self.scale, self.chunk_size, signed_with, self.constant_decay, ones)
+            return chunk_sum(
+                q, k, v, g, reset, self.scale, self.chunk_size, signed_with, self.constant_decay, ones, dtype=self.dtype
+            )
 
     def normalized(
         self, q: Tensor, k: Tensor, v: Tensor, g: Tensor, reset: Tensor | None, eps: float
@@ -63,7 +83,18 @@ class ChunkForm:
         """The normalised output [B, T, H, D] and the denominators [B, T, H], divided block by block."""
         with torch.no_grad():
             out, den = chunk_sum(
-                q, k, v, g, reset, self.scale, self.chunk_size, None, self.constant_decay, True, normalize_eps=eps
+                q,
+                k,
+                v,
+                g,
+                reset,
+                self.scale,
+                self.chunk_size,
+                None,
+                self.constant_decay,
+                True,
+                normalize_eps=eps,
+                dtype=self.dtype,
             )
         return out, den
 
@@ -80,6 +111,7 @@ def chunk_sum(
     constant_decay: bool = False,
     ones: bool = False,
     normalize_eps: float | None = None,
+    dtype: torch.dtype | None = None,
 ) -> tuple[Tensor, Tensor | None]:
     """Un-normalised bidirectional decayed attention in chunkwise form (no autograd graph).
 
@@ -99,54 +131,70 @@ def chunk_sum(
         normalize_eps: with ``ones``, divide each block's sums by its normalisers (+ ``eps``) before writing
             them, and return ``(output [B, T, H, D], denominators [B, T, H])`` instead: one output-sized
             buffer instead of two (on CPU, freshly mapped memory costs more than the arithmetic).
+        dtype: operand dtype of the matrix products (default: that of ``q``); q, k, v are cast to it.
 
     Returns:
+        In the dtype of ``g``:
         ``total`` [B, T, H, D'] = ``sum_j scale (q_i . k_j) M[i, j] v_j`` (``D' = D + 1`` with ``ones``) and, with
         ``signed_with`` = ``w``, [B, T, H] ``w_i . (sum_{j<i} - sum_{j>i})`` of the same terms (else None).
     """
+    operand = q.dtype if dtype is None else dtype
+    acc = g.dtype
+    q, k, v = q.to(operand), k.to(operand), v.to(operand)
     batch, length, heads, key_dim = q.shape
     width = v.shape[-1] + int(ones)
     num_chunks = -(-length // chunk_size)
-    per_chunk_bytes = batch * heads * chunk_size * max(chunk_size, key_dim, width) * q.element_size()
-    step = max(1, _BLOCK_BYTES // max(per_chunk_bytes, 1))
+    per_chunk_bytes = batch * heads * chunk_size * max(chunk_size, key_dim, width) * g.element_size()
+    step = max(1, block_bytes(q.device) // max(per_chunk_bytes, 1))
     spans = [(n0, min(num_chunks, n0 + step)) for n0 in range(0, num_chunks, step)]
 
     # Pass 1: every chunk's key sums for both sweeps, and its total decay.
-    sums_fwd = q.new_empty(batch, heads, num_chunks, key_dim, width)
-    sums_bwd = q.new_empty(batch, heads, num_chunks, key_dim, width)
-    decay = q.new_empty(batch, heads, num_chunks, 1, 1)
+    sums_fwd = g.new_empty(batch, heads, num_chunks, key_dim, width)
+    sums_bwd = g.new_empty(batch, heads, num_chunks, key_dim, width)
+    decay = g.new_empty(batch, heads, num_chunks, 1, 1)
     for n0, n1 in spans:
         block = _Block(q, k, v, g, reset, n0, n1, chunk_size, scale, constant_decay, ones, length)
-        torch.matmul(block.keys_scaled(block.exp_g), block.v, out=sums_fwd[:, :, n0:n1])
-        torch.matmul(block.keys_scaled(block.exp_f), block.v, out=sums_bwd[:, :, n0:n1])
+        for sums, factor in ((sums_fwd, block.exp_g), (sums_bwd, block.exp_f)):
+            if operand == acc:
+                torch.matmul(block.keys_scaled(factor), block.v, out=sums[:, :, n0:n1])
+            else:
+                sums[:, :, n0:n1] = torch.matmul(block.keys_scaled(factor), block.v)
         decay[:, :, n0:n1, 0, 0] = block.exp_total
     _exclusive_scan(sums_fwd, decay, reverse=False)
     _exclusive_scan(sums_bwd, decay, reverse=True)
 
     # Pass 2: intra-chunk blocks plus each query's view of the two incoming states.
     normalize = normalize_eps is not None and ones
-    total = q.new_empty(batch, length, heads, width - 1 if normalize else width)
-    den = q.new_empty(batch, length, heads) if normalize else None
-    signed_dot = q.new_empty(batch, length, heads) if signed_with is not None else None
+    total = g.new_empty(batch, length, heads, width - 1 if normalize else width)
+    den = g.new_empty(batch, length, heads) if normalize else None
+    signed_dot = g.new_empty(batch, length, heads) if signed_with is not None else None
     for n0, n1 in spans:
         block = _Block(q, k, v, g, reset, n0, n1, chunk_size, scale, constant_decay, ones, length)
-        scores = torch.matmul(block.q, block.k.transpose(-1, -2)).mul_(block.intra_mask())  # [B, H, n, C, C]
-        from_before = torch.matmul(block.q * block.exp_f[..., None], sums_fwd[:, :, n0:n1])  # [B, H, n, C, D']
-        from_after = torch.matmul(block.q * block.exp_g[..., None], sums_bwd[:, :, n0:n1])
-        out = torch.matmul(scores, block.v).add_(from_before).add_(from_after)
+        # [B, H, n, C, C] masked scores in the accumulation dtype
+        scores = torch.matmul(block.q, block.k.transpose(-1, -2)).to(acc).mul_(block.intra_mask())
+        # [B, H, n, C, D']: each query's view of the states entering its chunk from either side
+        from_before = _product((block.q * block.exp_f[..., None]), sums_fwd[:, :, n0:n1], operand, acc)
+        from_after = _product((block.q * block.exp_g[..., None]), sums_bwd[:, :, n0:n1], operand, acc)
+        out = _product(scores, block.v, operand, acc).add_(from_before).add_(from_after)
         if normalize:
             block_den = out[..., -1]
             block.write(den, block_den)
-            out = out[..., :-1].div_(block_den.add(normalize_eps)[..., None])
+            out = out[..., :-1].div_(safe_denominator(block_den.add(normalize_eps))[..., None])
         block.write(total, out)
         if signed_dot is not None:
             scores.mul_(signed_tri(chunk_size, scores.dtype, scores.device))
-            diff = torch.matmul(scores, block.v).add_(from_before).sub_(from_after)
-            weights = block.gather(signed_with)  # [B, H, n, C, D']
+            diff = _product(scores, block.v, operand, acc).add_(from_before).sub_(from_after)
+            weights = block.gather(signed_with).to(acc)  # [B, H, n, C, D']
             block.write(signed_dot, (diff * weights).sum(dim=-1))
     if normalize:
         return total, den
     return total, signed_dot
+
+
+def _product(a: Tensor, b: Tensor, operand: torch.dtype, acc: torch.dtype) -> Tensor:
+    """``a @ b`` with both operands in ``operand``, the result in ``acc`` (a fresh tensor)."""
+    out = torch.matmul(a.to(operand), b.to(operand))
+    return out.to(acc) if out.dtype != acc else out
 
 
 class _Block:

@@ -4,11 +4,15 @@ Every form of LION (Afzal et al., NeurIPS 2025) accepts the same arguments. This
 errors that name the offending argument, and turns the user-facing options (``g``/``g_gamma``, padding masks,
 packed ``cu_seqlens``, ``-inf`` log-decays) into one internal description that the forms consume:
 
-* ``g``: finite log-decays ``[B', T, H]`` in the compute dtype (``B'`` is 1 when a per-head decay needs no
+* ``g``: finite log-decays ``[B', T, H]`` in the accumulation dtype (``B'`` is 1 when a per-head decay needs no
   per-sequence changes, so masks can broadcast over the batch), or ``None`` for LION-LIT;
 * ``reset``: ``[B, T]`` bool, True where the decay is exactly zero (log-decay ``-inf``): a packed segment's start,
   or a ``-inf`` the caller passed. No pair of tokens interacts across a reset, in either direction. Keeping resets
   apart from the finite log-decays is what lets every form separate segments without ever forming ``-inf - -inf``.
+
+Precision: q, k and v become the *operand* dtype of the matrix products (bfloat16 under a bfloat16 autocast or for
+bfloat16 inputs, float32 for float32 inputs, float64 for float64); log-decays, masks, prefix sums and normalisers
+use the *accumulation* dtype (float32, float64 for float64 inputs). See :func:`compute_dtypes`.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import torch
 from torch import Tensor
 
 MODES = ("parallel", "chunk", "recurrent")
-_FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
 @dataclass
@@ -34,7 +38,8 @@ class Prepared:
         reset: [B, T] bool, True where the decay is exactly 0, or None when there is none.
         keep: [B, T] bool of real tokens, or None without padding.
         scale: the score scale.
-        out_dtype: the dtype of the caller's tensors, for the result.
+        out_dtype: the dtype of the result: the operand dtype (the autocast dtype under autocast).
+        acc_dtype: the accumulation dtype (float32, or float64 for float64 inputs).
     """
 
     q: Tensor
@@ -45,12 +50,33 @@ class Prepared:
     keep: Tensor | None
     scale: float
     out_dtype: torch.dtype
+    acc_dtype: torch.dtype
 
 
-def _check_tensor(name: str, x: object, rank: int, layout: str) -> Tensor:
+def compute_dtypes(dtype: torch.dtype, device_type: str) -> tuple[torch.dtype, torch.dtype]:
+    """The operand and accumulation dtypes of a call on ``dtype`` inputs.
+
+    Under an enabled autocast, float32, float16 and bfloat16 operands take the autocast dtype (as autocast would
+    give a matrix product); float64 is never lowered. Accumulation is float64 for float64 operands, else float32.
+
+    Args:
+        dtype: the dtype of q, k and v.
+        device_type: their device type (``"cpu"``, ``"cuda"``, ...), whose autocast state applies.
+
+    Returns:
+        ``(operand dtype, accumulation dtype)``.
+    """
+    operand = dtype
+    if dtype != torch.float64 and torch.is_autocast_enabled(device_type):
+        operand = torch.get_autocast_dtype(device_type)
+    return operand, torch.float64 if operand == torch.float64 else torch.float32
+
+
+def check_tensor(name: str, x: object, rank: int, layout: str) -> Tensor:
+    """Return ``x`` if it is a floating-point tensor of rank ``rank``, else raise naming ``name`` and ``layout``."""
     if not isinstance(x, Tensor):
         raise TypeError(f"`{name}` must be a torch.Tensor of shape {layout}, got {type(x).__name__}")
-    if x.dtype not in _FLOAT_DTYPES:
+    if x.dtype not in FLOAT_DTYPES:
         raise TypeError(f"`{name}` must be a floating-point tensor (float16/bfloat16/float32/float64), got {x.dtype}")
     if x.dim() != rank:
         raise ValueError(f"`{name}` must have rank {rank} with layout {layout}, got shape {tuple(x.shape)}")
@@ -73,7 +99,8 @@ def check_chunk_size(chunk_size: object) -> int:
     return chunk_size
 
 
-def _check_log_decay(name: str, x: Tensor) -> None:
+def check_log_decay(name: str, x: Tensor) -> None:
+    """Raise a ValueError naming ``name`` unless every log-decay in ``x`` is <= 0 (NaN fails). Reads values back."""
     # NaN fails both comparisons below, so it is caught here too.
     if not bool((x <= 0).all()):
         bad = x[~(x <= 0)].flatten()[0].item()
@@ -148,6 +175,7 @@ def prepare(
     eps: float,
     attention_mask: Tensor | None,
     cu_seqlens: Tensor | None,
+    validate: bool = True,
 ) -> Prepared:
     """Check the op's arguments and convert them to the internal description.
 
@@ -161,17 +189,21 @@ def prepare(
         eps: the normaliser's stabiliser (>= 0).
         attention_mask: [B, T] bool (True = real token) or None.
         cu_seqlens: [N + 1] integer offsets of packed sequences (B must be 1) or None.
+        validate: check values too (log-decays <= 0, ``-inf`` resets, 0/1 integer masks), which reads them back
+            to the host. With False only shapes and dtypes are checked and nothing is read back: log-decays must
+            then be finite and <= 0 (use ``cu_seqlens`` for hard boundaries) and a padding mask must be bool.
 
     Returns:
-        The prepared inputs, in float32 (float64 when the inputs are float64).
+        The prepared inputs: q, k, v in the operand dtype, log-decays in the accumulation dtype
+        (:func:`compute_dtypes`).
 
     Raises:
         TypeError: a non-tensor, a non-floating dtype, or mixed dtypes.
         ValueError: wrong ranks or shapes, both decays given, a positive log-decay, a bad mask or bad offsets.
     """
-    q = _check_tensor("q", q, 4, "[B, T, H, K]")
-    k = _check_tensor("k", k, 4, "[B, T, H, K]")
-    v = _check_tensor("v", v, 4, "[B, T, H, V]")
+    q = check_tensor("q", q, 4, "[B, T, H, K]")
+    k = check_tensor("k", k, 4, "[B, T, H, K]")
+    v = check_tensor("v", v, 4, "[B, T, H, V]")
     if k.dtype != q.dtype or v.dtype != q.dtype:
         raise TypeError(f"`q`, `k` and `v` must share one dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
     if k.shape != q.shape:
@@ -189,22 +221,34 @@ def prepare(
         raise TypeError(f"`scale` must be a float or None, got {type(scale).__name__}")
     scale = float(scale)
 
-    compute = torch.float64 if q.dtype == torch.float64 else torch.float32
+    if not isinstance(validate, bool):
+        raise TypeError(f"`validate` must be a bool, got {type(validate).__name__}")
     device = q.device
-    keep = check_padding_mask(attention_mask, batch, length)
-    keep = keep.to(device) if keep is not None else None
+    operand, compute = compute_dtypes(q.dtype, device.type)
+    keep = None
+    if attention_mask is not None:
+        if validate:
+            keep = check_padding_mask(attention_mask, batch, length).to(device)
+        elif not isinstance(attention_mask, Tensor) or attention_mask.dtype != torch.bool:
+            raise TypeError("`attention_mask` must be a [B, T] bool tensor when validate=False")
+        elif tuple(attention_mask.shape) != (batch, length):
+            raise ValueError(f"`attention_mask` must have shape [B, T] = [{batch}, {length}]")
+        else:
+            keep = attention_mask.to(device)
     starts = _segment_starts(cu_seqlens, batch, length, device) if cu_seqlens is not None else None
 
     decay = None
     reset = starts
     if g is not None:
-        g = _check_tensor("g", g, 3, "[B, T, H]")
+        g = check_tensor("g", g, 3, "[B, T, H]")
         if tuple(g.shape) != (batch, length, heads):
             raise ValueError(f"`g` must have shape [B, T, H] = {(batch, length, heads)}, got {tuple(g.shape)}")
         decay = g.to(compute)
-        _check_log_decay("g", decay)
-        hard = torch.isneginf(decay).any(dim=-1)  # [B, T]
-        if bool(hard.any()):
+        hard = None
+        if validate:
+            check_log_decay("g", decay)
+            hard = torch.isneginf(decay).any(dim=-1)  # [B, T]
+        if hard is not None and bool(hard.any()):
             if not bool((torch.isneginf(decay) == hard[..., None]).all()):
                 raise ValueError("`g` may be -inf (a hard reset) only for all heads of a token at once")
             decay = decay.masked_fill(hard[..., None], 0.0)
@@ -213,31 +257,36 @@ def prepare(
                 hard = hard & keep
             reset = hard if reset is None else reset | hard
     elif g_gamma is not None:
-        g_gamma = _check_tensor("g_gamma", g_gamma, 1, "[H]")
+        g_gamma = check_tensor("g_gamma", g_gamma, 1, "[H]")
         if g_gamma.shape[0] != heads:
             raise ValueError(f"`g_gamma` must have shape [H] = [{heads}], got {tuple(g_gamma.shape)}")
         gamma = g_gamma.to(compute)
-        _check_log_decay("g_gamma", gamma)
-        if bool(torch.isinf(gamma).any()):
+        if validate:
+            check_log_decay("g_gamma", gamma)
+        if validate and bool(torch.isinf(gamma).any()):
             raise ValueError("`g_gamma` must be finite; for hard boundaries give `g` with -inf at the boundary tokens")
         per_sequence = keep is not None
         decay = gamma.view(1, 1, heads).expand(batch if per_sequence else 1, length, heads)
 
     if keep is not None:
-        k = k * keep[:, :, None, None].to(k.dtype)
+        # masked_fill, not a product: garbage (inf, NaN) at a pad must not leak through 0 * inf. A pad's query is
+        # zeroed too, so its row has no score at all and its output is exactly 0, also with eps = 0.
+        k = k.masked_fill(~keep[:, :, None, None], 0.0)
+        q = q.masked_fill(~keep[:, :, None, None], 0.0)
         if decay is not None:
             # A pad must not decay anything: the sequence must equal itself with the pad removed.
-            decay = decay * keep[:, :, None].to(decay.dtype)
+            decay = decay.masked_fill(~keep[:, :, None], 0.0)
     if reset is not None and not bool(reset.any()):
         reset = None
 
     return Prepared(
-        q=q.to(compute),
-        k=k.to(compute),
-        v=v.to(compute),
+        q=q.to(operand),
+        k=k.to(operand),
+        v=v.to(operand),
         g=decay,
         reset=reset,
         keep=keep,
         scale=scale,
-        out_dtype=q.dtype,
+        out_dtype=operand,
+        acc_dtype=compute,
     )

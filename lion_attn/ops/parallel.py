@@ -1,29 +1,34 @@
-"""The full-attention ("parallel") form of LION (spec section 2).
+"""The full-attention ("parallel") form of LION.
 
 ``A = scale * (Q K^T) * M`` with ``M`` the symmetric bidirectional decay mask, then ``A V`` divided by the row
 sums of ``A`` (plus ``eps``). Time O(T^2 K), memory O(T^2) per head: the fastest form for training at moderate
 lengths (196 patches, 128-token MLM).
 
-Its gradient is written out rather than left to autograd, which would keep and revisit several ``T x T``
-intermediates of the mask construction. With ``P = dA * A`` (the gradient of the log-mask), the prefix sums ``c``
-of the log-decays get ``dL/dc_m = sum_j P[m, j] s(m, j) - sum_i P[i, m] s(i, m)``, ``s`` being +1 below the
-diagonal and -1 above it, and ``dL/dg_l = sum_{m >= l} dL/dc_m``.
+Precision: the two matrix products take their operands in the operand dtype (bfloat16 under a bfloat16 autocast);
+the mask, the masked scores, their row sums (the normalisers) and the division are in the accumulation dtype
+(float32, float64 for float64 inputs).
+
+Its gradient is written out rather than left to autograd, and nothing ``T x T`` is kept for it: the backward pass
+keeps q, k, v, the log-decays, the output and the normalisers, and recomputes the mask and the scores (one more
+``Q K^T`` product), as FlashAttention does. With ``P = dA * A`` (the gradient of the log-mask), the prefix sums
+``c`` of the log-decays get ``dL/dc_m = sum_j P[m, j] s(m, j) - sum_i P[i, m] s(i, m)``, ``s`` being +1 below
+the diagonal and -1 above it, and ``dL/dg_l = sum_{m >= l} dL/dc_m``. Second derivatives are refused
+(``once_differentiable``).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
-from lion_attn.ops.masks import log_decay_block, mask_resets, reset_counts, signed_tri
+from lion_attn.ops.masks import mask_resets, reset_counts, signed_tri
 
 # Inference (no autograd graph) runs a few heads at a time so the T x T blocks of all heads are never alive
 # at once; the budget bounds one group's score block.
 _NO_GRAD_BLOCK_BYTES = 512 * 2**20
-# Rows per block of the long-sequence mask, and the prefix-sum magnitude below which float32 differences are
-# exact enough (its rounding step, ~8e-6, is then the worst error of any exponent); scans.py uses it too.
-_MASK_ROWS = 64
-_FLAT_PREFIX = 64.0
+# Rows per block of the log-mask: each block takes its prefix sums from its own first row outward.
+MASK_ROWS = 64
 
 
 def parallel_sum(
@@ -32,82 +37,128 @@ def parallel_sum(
     """Bidirectional decayed attention, ``sum_j scale (q_i . k_j) M[i, j] v_j``, normalised if ``eps`` is given.
 
     Args:
-        q: [B, T, H, K] queries.
+        q: [B, T, H, K] queries in the operand dtype.
         k: [B, T, H, K] keys.
         v: [B, T, H, D] values.
-        g: [B', T, H] finite log-decays (B' in {1, B}).
+        g: [B', T, H] finite log-decays in the accumulation dtype (B' in {1, B}).
         reset: [B, T] bool, True where the decay is exactly 0, or None.
         scale: score scale.
         eps: None for the raw sums; else divide them by the row sums of the scores plus ``eps``.
 
     Returns:
-        [B, T, H, D] the sums or the normalised output.
+        [B, T, H, D] the sums or the normalised output, in the operand dtype.
     """
     if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, g)):
         return _ParallelFunction.apply(q, k, v, g, reset, scale, eps)
     heads, length = q.shape[2], q.shape[1]
-    per_head = q.shape[0] * length * length * q.element_size()
+    per_head = q.shape[0] * length * length * g.element_size()
     group = max(1, min(heads, _NO_GRAD_BLOCK_BYTES // max(per_head, 1)))
     parts = []
     for h0 in range(0, heads, group):
         h1 = min(heads, h0 + group)
-        mask = _decay_mask(g[:, :, h0:h1], reset)
-        parts.append(_attend(q[:, :, h0:h1], k[:, :, h0:h1], v[:, :, h0:h1], mask, scale, eps)[0])
+        mask = decay_mask(g[:, :, h0:h1], reset)
+        scores = raw_scores(q[:, :, h0:h1], k[:, :, h0:h1], scale, g.dtype).mul_(mask)
+        parts.append(apply_scores(scores, v[:, :, h0:h1], eps)[0])
     return parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
 
 
-def _decay_mask(g: Tensor, reset: Tensor | None) -> Tensor:
-    """[B', T, H] log-decays -> [B', H, T, T] mask ``M`` (zero across resets).
+def scan_log_mask(g: Tensor, order: Tensor | None = None) -> Tensor:
+    """Log-mask ``-|c(i) - c(j)|`` of one scan order, rows and columns in raster order.
 
-    The prefix sums are taken in float64. Over a long sequence they grow large, and the difference of two large
-    float32 numbers would carry their rounding error into every exponent; so rows are built in blocks, each
-    relative to its own first prefix sum, which keeps the float32 operands as small as the exponents themselves.
+    ``c`` is the prefix sum of the log-decays in scan order. A prefix sum over the whole sequence grows large, and
+    the difference of two large float32 numbers carries their rounding error into every exponent. So no global
+    prefix sum is formed: the rows are built in blocks of :data:`MASK_ROWS` scan steps ``[r0, r1)``; inside a block
+    every pair's exponent is its own segment sum, and a column before (after) the block is reached through prefix
+    sums taken outward from ``r0`` (``r1 - 1``). Each exponent is then the sum of at most two terms of the same
+    sign, so its error is proportional to the exponent itself, in float32 as in float64, with no branch on values.
+
+    Args:
+        g: [B', H, T] finite log-decays in scan order (entry ``s`` is the decay of the token visited at step s).
+        order: [T] int64, the raster index visited at each step; None for raster order.
+
+    Returns:
+        [B', H, T, T] log-mask (<= 0) in the dtype of ``g``.
     """
-    prefix = g.to(torch.float64).cumsum(dim=1).transpose(1, 2)  # [B', H, T]
-    length = prefix.shape[-1]
-    if g.dtype == torch.float64 or length <= _MASK_ROWS or float(prefix[..., -1].min()) >= -_FLAT_PREFIX:
-        local = prefix.to(g.dtype)
-        log_mask = log_decay_block(local, local)
-    else:
-        log_mask = g.new_empty(*prefix.shape, length)
-        for r0 in range(0, length, _MASK_ROWS):
-            origin = prefix[..., r0 : r0 + 1]
-            rows = (prefix[..., r0 : r0 + _MASK_ROWS] - origin).to(g.dtype)
-            cols = (prefix - origin).to(g.dtype)
-            log_mask[..., r0 : r0 + _MASK_ROWS, :] = log_decay_block(rows, cols)
+    length = g.shape[-1]
+    out = g.new_empty(*g.shape, length)
+    position = None
+    if order is not None:
+        position = torch.empty_like(order)
+        position[order] = torch.arange(length, device=order.device)
+    strictly_lower = torch.ones(MASK_ROWS, MASK_ROWS, dtype=torch.bool, device=g.device).tril_(-1)
+    for r0 in range(0, length, MASK_ROWS):
+        r1 = min(length, r0 + MASK_ROWS)
+        size = r1 - r0
+        block = g[..., r0:r1]
+        # seg[i, j] = sum_{l = j+1 .. i} g_l inside the block (0 for i <= j)
+        terms = block[..., :, None].expand(*block.shape, size).masked_fill(~strictly_lower[:size, :size], 0.0)
+        seg = terms.cumsum(dim=-2)  # [B', H, n, n]
+        from_start = seg[..., :, 0]  # c(i) - c(r0) <= 0
+        to_end = seg[..., -1, :].neg()  # c(i) - c(r1 - 1) >= 0
+        before = g[..., 1 : r0 + 1].flip(-1).cumsum(dim=-1).flip(-1).neg_()  # c(j) - c(r0) >= 0, j < r0
+        after = g[..., r1:].cumsum(dim=-1)  # c(j) - c(r1 - 1) <= 0, j >= r1
+        rows = torch.cat(
+            [
+                from_start[..., :, None] - before[..., None, :],
+                seg + seg.transpose(-1, -2),
+                after[..., None, :] - to_end[..., :, None],
+            ],
+            dim=-1,
+        )  # [B', H, n, T], columns in scan order
+        if order is None:
+            out[..., r0:r1, :] = rows
+        else:
+            out[..., order[r0:r1], :] = rows[..., position]
+    return out
+
+
+def decay_mask(g: Tensor, reset: Tensor | None) -> Tensor:
+    """[B', T, H] log-decays -> [B', H, T, T] mask ``M`` (zero across resets), in the dtype of ``g``."""
+    log_mask = scan_log_mask(g.transpose(1, 2))
     counts = reset_counts(reset, heads_axis=False)  # [B, T]
     if counts is not None:
         log_mask = mask_resets(log_mask, counts[:, None, :], counts[:, None, :])
     return log_mask.exp_()
 
 
-def _attend(
-    q: Tensor, k: Tensor, v: Tensor, mask: Tensor, scale: float, eps: float | None
-) -> tuple[Tensor, Tensor, Tensor | None]:
-    """Return the [B, T, H, D] output, the [B, H, T, T] masked scores ``A`` and the [B, H, T, 1] normalisers."""
-    # The scale goes on q (T x K) rather than on the T x T scores.
-    scores = torch.matmul((q * scale).transpose(1, 2), k.transpose(1, 2).transpose(-1, -2)).mul_(mask)
-    out, den = apply_scores(scores, v, eps)
-    return out, scores, den
+def raw_scores(q: Tensor, k: Tensor, scale: float, acc: torch.dtype) -> Tensor:
+    """[B, H, T, T] ``scale q_i . k_j`` from operands in their own dtype, returned in ``acc``.
+
+    When no cast is needed the scale goes on q (T x K) rather than on the T x T product.
+    """
+    if q.dtype == acc:
+        return torch.matmul((q * scale).transpose(1, 2), k.transpose(1, 2).transpose(-1, -2))
+    return torch.matmul(q.transpose(1, 2), k.transpose(1, 2).transpose(-1, -2)).to(acc).mul_(scale)
+
+
+def safe_denominator(den: Tensor) -> Tensor:
+    """``den`` with exact zeros replaced by 1: a row with no score at all (a pad with ``eps = 0``) gives 0, not NaN."""
+    return torch.where(den == 0, torch.ones_like(den), den)
 
 
 def apply_scores(scores: Tensor, v: Tensor, eps: float | None) -> tuple[Tensor, Tensor | None]:
-    """[B, H, T, T] scores times [B, T, H, D] values, divided by the scores' row sums plus ``eps`` unless None.
+    """[B, H, T, T] scores (accumulation dtype) times [B, T, H, D] values, divided by the row sums plus ``eps``.
 
-    The normalisers are row sums of the scores: no ones column is appended to ``v`` (a copy of it and a
-    (D + 1)-wide product), and dividing here keeps autograd's slicing and division nodes out of the graph.
+    The normalisers are row sums of the scores, in the scores' dtype: no ones column is appended to ``v`` (a copy
+    of it and a (D + 1)-wide product), and dividing here keeps autograd's slicing and division nodes out of the
+    graph. The value product takes its operands in the dtype of ``v``.
 
     Returns:
-        The [B, T, H, D] output and the [B, H, T, 1] normalisers (``+ eps``; None when not normalising).
+        The [B, T, H, D] output in the dtype of ``v`` and the [B, H, T, 1] normalisers (``+ eps``, zeros replaced
+        by 1; None when not normalising).
     """
-    out = torch.matmul(scores, v.transpose(1, 2))  # [B, H, T, D]
+    out = torch.matmul(scores.to(v.dtype), v.transpose(1, 2))  # [B, H, T, D]
     if eps is None:
         return out.transpose(1, 2), None
-    den = scores.sum(dim=-1, keepdim=True).add_(eps)
-    return out.div_(den).transpose(1, 2), den
+    den = safe_denominator(scores.sum(dim=-1, keepdim=True).add_(eps))
+    if out.dtype == den.dtype:
+        return out.div_(den).transpose(1, 2), den
+    return (out.to(den.dtype) / den).to(v.dtype).transpose(1, 2), den
 
 
-def scores_grad(grad_out: Tensor, v: Tensor, out: Tensor, den: Tensor | None) -> tuple[Tensor, Tensor]:
+def scores_grad(
+    grad_out: Tensor, v: Tensor, out: Tensor, den: Tensor | None, acc: torch.dtype
+) -> tuple[Tensor, Tensor]:
     """Gradient of the scores from that of :func:`apply_scores`'s output.
 
     With ``y = n / d``: ``dn = dy / d`` and ``dd = -sum(dy * y) / d = -sum(dn * y)``; every score of row ``i``
@@ -115,18 +166,21 @@ def scores_grad(grad_out: Tensor, v: Tensor, out: Tensor, den: Tensor | None) ->
 
     Args:
         grad_out: [B, T, H, D] gradient of the output.
-        v: [B, T, H, D] values.
+        v: [B, T, H, D] values (operand dtype).
         out: [B, T, H, D] the output (used only when normalised).
-        den: [B, H, T, 1] normalisers, or None.
+        den: [B, H, T, 1] normalisers (accumulation dtype), or None.
+        acc: the accumulation dtype.
 
     Returns:
-        ``dA`` [B, H, T, T] and the gradient of the value product ``A V`` [B, H, T, D].
+        ``dA`` [B, H, T, T] in ``acc`` and the gradient of the value product ``A V`` [B, H, T, D] in the dtype of
+        ``v``.
     """
-    grad_h = grad_out.transpose(1, 2)  # [B, H, T, D]
+    grad_h = grad_out.transpose(1, 2).to(acc)  # [B, H, T, D]
     if den is not None:
         grad_h = grad_h / den
-        grad_den = (grad_h * out.transpose(1, 2)).sum(dim=-1, keepdim=True).neg_()
-    grad_scores = torch.matmul(grad_h, v.transpose(1, 2).transpose(-1, -2))
+        grad_den = (grad_h * out.transpose(1, 2).to(acc)).sum(dim=-1, keepdim=True).neg_()
+    grad_h = grad_h.to(v.dtype)
+    grad_scores = torch.matmul(grad_h, v.transpose(1, 2).transpose(-1, -2)).to(acc)
     if den is not None:
         grad_scores.add_(grad_den)
     return grad_scores, grad_h
@@ -135,9 +189,8 @@ def scores_grad(grad_out: Tensor, v: Tensor, out: Tensor, den: Tensor | None) ->
 def log_decay_grad(signed_grad: Tensor, decay_batch: int, order: Tensor | None = None) -> Tensor:
     """The log-decay gradient from ``P * s``, the log-mask gradient times the sign of each pair's order.
 
-    ``dL/dc_m = sum_j P[m, j] s(m, j) - sum_i P[i, m] s(i, m)``, and ``dL/dg_l = sum_{m >= l} dL/dc_m``. The row and
-    column sums stay in the mask's dtype (pairwise summation; a float64 copy of ``T x T`` costs more than the
-    sums); their difference and its reverse prefix sum over T are taken in float64.
+    ``dL/dc_m = sum_j P[m, j] s(m, j) - sum_i P[i, m] s(i, m)``, and ``dL/dg_l = sum_{m >= l} dL/dc_m``, all in the
+    dtype of ``signed_grad`` (the accumulation dtype).
 
     Args:
         signed_grad: [B, H, T, T] ``P * s`` (consumed).
@@ -148,22 +201,26 @@ def log_decay_grad(signed_grad: Tensor, decay_batch: int, order: Tensor | None =
     Returns:
         [B', T, H] in the dtype of ``signed_grad``, in scan order.
     """
-    grad_prefix = signed_grad.sum(dim=-1).double()
-    grad_prefix -= signed_grad.sum(dim=-2).double()  # [B, H, T]
+    grad_prefix = signed_grad.sum(dim=-1) - signed_grad.sum(dim=-2)  # [B, H, T]
     if order is not None:
         grad_prefix = grad_prefix[..., order]
-    grad_g = grad_prefix.flip(-1).cumsum(dim=-1).flip(-1).to(signed_grad.dtype).transpose(1, 2)
+    grad_g = grad_prefix.flip(-1).cumsum(dim=-1).flip(-1).transpose(1, 2)
     return grad_g if grad_g.shape[0] == decay_batch else grad_g.sum(dim=0, keepdim=True)
 
 
 def query_key_grads(
     grad_scores: Tensor, q: Tensor, k: Tensor, scale: float, need_q: bool, need_k: bool
 ) -> tuple[Tensor | None, Tensor | None]:
-    """``dq = scale dS K`` and ``dk = scale dS^T Q`` from the [B, H, T, T] gradient of the raw scores."""
-    grad_q = torch.matmul(grad_scores, (k * scale).transpose(1, 2)).transpose(1, 2) if need_q else None
-    grad_k = (
-        torch.matmul(grad_scores.transpose(-1, -2), (q * scale).transpose(1, 2)).transpose(1, 2) if need_k else None
-    )
+    """``dq = scale dS K`` and ``dk = scale dS^T Q`` from the [B, H, T, T] gradient of the raw scores.
+
+    The products take their operands in the dtype of q; the results are in that dtype too.
+    """
+    grad_scores = grad_scores.to(q.dtype)
+    grad_q = grad_k = None
+    if need_q:
+        grad_q = torch.matmul(grad_scores, k.transpose(1, 2)).mul_(scale).transpose(1, 2)
+    if need_k:
+        grad_k = torch.matmul(grad_scores.transpose(-1, -2), q.transpose(1, 2)).mul_(scale).transpose(1, 2)
     return grad_q, grad_k
 
 
@@ -179,25 +236,35 @@ class _ParallelFunction(torch.autograd.Function):
         scale: float,
         eps: float | None,
     ) -> Tensor:
-        mask = _decay_mask(g, reset)
-        out, scores, den = _attend(q, k, v, mask, scale, eps)
+        mask = decay_mask(g, reset)
+        scores = raw_scores(q, k, scale, g.dtype).mul_(mask)
+        del mask
+        out, den = apply_scores(scores, v, eps)
         ctx.scale = scale
-        ctx.decay_batch = g.shape[0]
-        ctx.save_for_backward(q, k, v, mask, scores, out, den)
+        ctx.device_type = q.device.type
+        ctx.save_for_backward(q, k, v, g, reset, out, den)
         return out
 
     @staticmethod
+    @once_differentiable
     def backward(ctx: torch.autograd.function.FunctionCtx, grad_out: Tensor) -> tuple[Tensor | None, ...]:
-        q, k, v, mask, scores, out, den = ctx.saved_tensors
+        q, k, v, g, reset, out, den = ctx.saved_tensors
         need_q, need_k, need_v, need_g = ctx.needs_input_grad[:4]
-        grad_scores, grad_h = scores_grad(grad_out, v, out, den)  # [B, H, T, T], [B, H, T, D]
-        grad_v = torch.matmul(scores.transpose(-1, -2), grad_h).transpose(1, 2) if need_v else None
-        grad_g = None
-        if need_g:
-            log_mask_grad = grad_scores * scores
-            log_mask_grad.mul_(signed_tri(log_mask_grad.shape[-1], log_mask_grad.dtype, log_mask_grad.device))
-            grad_g = log_decay_grad(log_mask_grad, ctx.decay_batch)
-            del log_mask_grad  # one T x T buffer fewer while the q/k gradients are formed
-        grad_scores.mul_(mask)
-        grad_q, grad_k = query_key_grads(grad_scores, q, k, ctx.scale, need_q, need_k)
+        acc = g.dtype
+        with torch.autocast(ctx.device_type, enabled=False):
+            # Recomputed rather than kept: two T x T tensors fewer alive between the forward and backward passes.
+            mask = decay_mask(g, reset)
+            scores = raw_scores(q, k, ctx.scale, acc).mul_(mask)
+            grad_scores, grad_h = scores_grad(grad_out, v, out, den, acc)  # [B, H, T, T], [B, H, T, D]
+            grad_v = None
+            if need_v:
+                grad_v = torch.matmul(scores.to(v.dtype).transpose(-1, -2), grad_h).transpose(1, 2)
+            grad_g = None
+            if need_g:
+                log_mask_grad = scores.mul_(grad_scores)
+                log_mask_grad.mul_(signed_tri(log_mask_grad.shape[-1], acc, log_mask_grad.device))
+                grad_g = log_decay_grad(log_mask_grad, g.shape[0])
+            del scores
+            grad_scores.mul_(mask)
+            grad_q, grad_k = query_key_grads(grad_scores, q, k, ctx.scale, need_q, need_k)
         return grad_q, grad_k, grad_v, grad_g, None, None, None

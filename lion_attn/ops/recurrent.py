@@ -8,12 +8,18 @@ Two scans over the tokens, each carrying one ``[K, D]`` state per head:
 The forward state includes token i and the backward one is read before token i is added, so the diagonal term
 is counted exactly once; that equals the spec's "two inclusive states minus the diagonal" without computing the
 diagonal at all. Only the ``[B, T, H, D]`` output buffer and the two states are alive: no ``T x T`` anything.
+
+Precision: everything runs in the accumulation dtype (the dtype of ``g``: float32, or float64), also for bfloat16
+inputs. Each step is a matrix-vector product per head, too small for a bfloat16 matrix unit to pay off, and the
+states are running sums over the whole sequence, which bfloat16 would round at every step.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
+
+from lion_attn.ops.parallel import safe_denominator
 
 
 class RecurrentForm:
@@ -36,6 +42,9 @@ class RecurrentForm:
         signed_with: Tensor | None = None,
         ones: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
+        q, k, v = q.to(g.dtype), k.to(g.dtype), v.to(g.dtype)
+        if signed_with is not None:
+            signed_with = signed_with.to(g.dtype)
         if ones:
             # One value-sized copy: the only buffer besides the output that inference adds.
             v = torch.cat([v, v.new_ones(*v.shape[:-1], 1)], dim=-1)
@@ -50,7 +59,7 @@ class RecurrentForm:
         """The normalised output [B, T, H, D] and the denominators [B, T, H]."""
         sums, _ = self(q, k, v, g, reset, None, True)
         den = sums[..., -1]
-        return sums[..., :-1] / (den + eps)[..., None], den
+        return sums[..., :-1] / safe_denominator(den + eps)[..., None], den
 
 
 def recurrent_sum(

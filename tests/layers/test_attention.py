@@ -277,11 +277,23 @@ def test_proj_drop_and_train_eval() -> None:
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("two_scan", [False, True])
 def test_bf16_autocast_close_to_fp32(variant: str, two_scan: bool) -> None:
+    """Forward and backward under a bf16 autocast, in every form: close to fp32, gradients in the parameters' dtype."""
     layer = _layer(variant, torch.float32, two_scan=two_scan, grid_size=(3, 4), chunk_size=5)
     x = torch.randn(2, 12, 32)
-    expected = layer(x)
+    weight = torch.randn(2, 12, 32)
+    expected = _input_and_param_grads(layer, x, None)
+    expected_out = layer(x)
     for mode in MODES:
         layer.set_mode(mode)
+        layer.zero_grad()
+        leaf = x.clone().requires_grad_(True)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            out = layer(x)
-        assert_rel(out.float(), expected, 3e-2)
+            out = layer(leaf)
+            (out.float() * weight).sum().backward()
+        assert out.dtype == torch.bfloat16
+        assert_rel(out.float(), expected_out, 3e-2)
+        for name, param in layer.named_parameters():
+            assert param.grad is not None and param.grad.dtype == torch.float32, (mode, name)
+            assert torch.isfinite(param.grad).all(), (mode, name)
+        assert torch.isfinite(leaf.grad).all()
+    assert expected  # fp32 reference gradients ran too

@@ -124,6 +124,29 @@ def test_log_decays_fp32_under_bf16_autocast(variant: str) -> None:
     assert layer_bf16.decay(x.to(torch.bfloat16)).dtype == torch.float32
 
 
+@pytest.mark.parametrize("variant", ["d", "s"])
+@pytest.mark.parametrize("cast", ["to_bf16", "half", "to_f64"])
+def test_decay_parameters_stay_fp32_under_16_bit_casts(variant: str, cast: str) -> None:
+    layer = LionAttention(32, 4, variant=variant, decay_init="long")
+    before = {n: p.detach().clone() for n, p in layer.decay.named_parameters()}
+    layer = {"to_bf16": lambda m: m.to(torch.bfloat16), "half": lambda m: m.half(), "to_f64": lambda m: m.double()}[
+        cast
+    ](layer)
+    want = torch.float64 if cast == "to_f64" else torch.float32
+    for name, param in layer.decay.named_parameters():
+        assert param.dtype == want, name
+        # Not rounded through bf16 on the way: the values are exactly the fp32 ones.
+        assert torch.equal(param.detach().float(), before[name]), name
+    assert layer.qkv.weight.dtype == (torch.float64 if cast == "to_f64" else layer.qkv.weight.dtype)
+    if cast != "to_f64":
+        assert layer.qkv.weight.dtype in (torch.bfloat16, torch.float16)
+        x = torch.randn(2, 5, 32, dtype=layer.qkv.weight.dtype)
+        out = layer(x)
+        out.float().sum().backward()
+        assert out.dtype == x.dtype
+        assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in layer.decay.parameters())
+
+
 @pytest.mark.parametrize("decay_init", ["paper", "long"])
 @pytest.mark.parametrize("variant", ["d", "s"])
 @pytest.mark.parametrize("mode", ["parallel", "chunk", "recurrent"])
