@@ -39,6 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lion_attn.layers.registries import add_to_registry
+
 __all__ = [
     "DECAYS",
     "DECAY_INITS",
@@ -244,14 +246,7 @@ def register_decay(name: str, factory: DecayFactory, *, overwrite: bool = False)
         TypeError: If ``factory`` is not callable.
         ValueError: If ``name`` is taken and ``overwrite`` is False.
     """
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"decay name must be a non-empty str, got {name!r}")
-    if not callable(factory):
-        raise TypeError(f"decay factory {name!r} must be callable, got {type(factory).__name__}")
-    if name in DECAYS and not overwrite:
-        raise ValueError(f"decay {name!r} is already registered; pass overwrite=True to replace it")
-    DECAYS[name] = factory
-    return factory
+    return add_to_registry(DECAYS, "decay", name, factory, overwrite)
 
 
 def list_decays() -> list[str]:

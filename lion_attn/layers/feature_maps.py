@@ -13,10 +13,13 @@ configs can name them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from lion_attn.layers.registries import add_to_registry
 
 FeatureMap = Callable[[Tensor], Tensor]
 
@@ -55,13 +58,13 @@ class _Elu1(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: torch.autograd.function.FunctionCtx, x: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx: Any, x: Tensor) -> Tensor:
         y = torch.clamp(x, max=0.0).exp_().add_(torch.clamp(x, min=0.0))
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
-    def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> Tensor:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
         (y,) = ctx.saved_tensors
         return grad * torch.clamp(y, max=1.0)
 
@@ -99,7 +102,7 @@ class _SiluL2(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: torch.autograd.function.FunctionCtx, x: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx: Any, x: Tensor) -> Tensor:
         shifted = F.silu(x).add_(0.5)
         inv_norm = torch.linalg.vector_norm(shifted, dim=-1, keepdim=True).clamp_min_(1e-12).reciprocal_()
         out = shifted.mul_(inv_norm)
@@ -107,7 +110,7 @@ class _SiluL2(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx: torch.autograd.function.FunctionCtx, grad_out: Tensor) -> Tensor:
+    def backward(ctx: Any, grad_out: Tensor) -> Tensor:
         x, out, inv_norm = ctx.saved_tensors
         grad_shifted = (grad_out - out * (grad_out * out).sum(dim=-1, keepdim=True)).mul_(inv_norm)
         gate = torch.sigmoid(x)
@@ -166,14 +169,7 @@ def register_feature_map(name: str, fn: FeatureMap, *, overwrite: bool = False) 
         TypeError: If ``name`` is not a string or ``fn`` is not callable.
         ValueError: If ``name`` is already registered and ``overwrite`` is False.
     """
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"feature map name must be a non-empty str, got {name!r}")
-    if not callable(fn):
-        raise TypeError(f"feature map {name!r} must be callable, got {type(fn).__name__}")
-    if name in FEATURE_MAPS and not overwrite:
-        raise ValueError(f"feature map {name!r} is already registered; pass overwrite=True to replace it")
-    FEATURE_MAPS[name] = fn
-    return fn
+    return add_to_registry(FEATURE_MAPS, "feature map", name, fn, overwrite)
 
 
 def list_feature_maps() -> list[str]:

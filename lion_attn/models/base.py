@@ -72,6 +72,12 @@ class LionModelMixin:
         if "config_class" in cls.__dict__:
             register_architecture(cls)
 
+    def checked_config(self, config: Any) -> Any:
+        """Return ``config`` if it is an instance of this class's ``config_class``, else raise ``TypeError``."""
+        if not isinstance(config, self.config_class):
+            raise TypeError(f"config must be a {self.config_class.__name__}, got {type(config).__name__}")
+        return config
+
     def set_attn_mode(self, mode: str) -> None:
         """Switch every LION attention layer to ``mode`` (``"parallel"``, ``"chunk"`` or ``"recurrent"``).
 

@@ -226,15 +226,13 @@ class LionBertModel(LionModelMixin, nn.Module):
 
     def __init__(self, config: LionBertConfig) -> None:
         super().__init__()
-        if not isinstance(config, LionBertConfig):
-            raise TypeError(f"config must be a LionBertConfig, got {type(config).__name__}")
-        self.config = config
+        self.config = self.checked_config(config)
         self.embeddings = LionBertEmbeddings(config)
-        self.encoder = LionEncoder.from_config(
-            config.attention,
+        self.encoder = LionEncoder(
             config.hidden_size,
             config.num_hidden_layers,
             config.num_attention_heads,
+            config.attention,
             mlp_ratio=config.intermediate_size / config.hidden_size,
             proj_drop=config.hidden_dropout_prob,
             attn_drop=config.attention_probs_dropout_prob,

@@ -32,15 +32,14 @@ class LionEncoder(nn.Module):
         dim: Token width.
         depth: Number of blocks.
         num_heads: Attention heads per block.
+        attention: The attention of every block (LION and its options, or the softmax baseline).
         mlp_ratio: MLP hidden width as a multiple of ``dim``.
-        attn_type: ``"lion"`` or ``"softmax"``.
-        qkv_bias: Bias in the q/k/v projection.
         proj_drop: Dropout after attention and inside the MLP.
         attn_drop: Attention dropout (softmax only; LION rejects nonzero values).
         drop_path_rate: Largest stochastic depth probability (linearly increasing over blocks).
         layer_norm_eps: Epsilon of every LayerNorm.
         act_layer: MLP activation class.
-        **attn_kwargs: Passed to each attention layer (see :class:`lion_attn.layers.Block`).
+        **lion_extra: Further LION-only keywords of each attention layer (the two-scan grid), ignored by softmax.
 
     Shapes:
         ``forward(x [B, T, dim], attention_mask [B, T] bool | None) -> [B, T, dim]``.
@@ -51,49 +50,7 @@ class LionEncoder(nn.Module):
         dim: int,
         depth: int,
         num_heads: int,
-        mlp_ratio: float = 4.0,
-        attn_type: str = "lion",
-        qkv_bias: bool = True,
-        proj_drop: float = 0.0,
-        attn_drop: float = 0.0,
-        drop_path_rate: float = 0.0,
-        layer_norm_eps: float = 1e-6,
-        act_layer: type[nn.Module] = nn.GELU,
-        **attn_kwargs: Any,
-    ) -> None:
-        super().__init__()
-
-        def norm_layer(d: int) -> nn.Module:
-            return nn.LayerNorm(d, eps=layer_norm_eps)
-
-        # Block calls norm_layer(dim) only; a function building the LayerNorm serves as well as the class.
-        norm: Any = norm_layer
-
-        self.blocks = nn.ModuleList(
-            Block(
-                dim,
-                num_heads,
-                mlp_ratio=mlp_ratio,
-                attn_type=attn_type,
-                qkv_bias=qkv_bias,
-                proj_drop=proj_drop,
-                attn_drop=attn_drop,
-                drop_path=rate,
-                norm_layer=norm,
-                act_layer=act_layer,
-                **attn_kwargs,
-            )
-            for rate in stochastic_depth_rates(drop_path_rate, depth)
-        )
-        self.norm = norm_layer(dim)
-
-    @classmethod
-    def from_config(
-        cls,
-        attention: LionAttentionConfig,
-        dim: int,
-        depth: int,
-        num_heads: int,
+        attention: LionAttentionConfig | None = None,
         *,
         mlp_ratio: float = 4.0,
         proj_drop: float = 0.0,
@@ -102,26 +59,46 @@ class LionEncoder(nn.Module):
         layer_norm_eps: float = 1e-6,
         act_layer: type[nn.Module] = nn.GELU,
         **lion_extra: Any,
-    ) -> LionEncoder:
-        """The encoder of a model config: the attention options come from its :class:`LionAttentionConfig`.
+    ) -> None:
+        super().__init__()
+        attention = attention if attention is not None else LionAttentionConfig()
+
+        def norm_layer(d: int) -> nn.Module:
+            return nn.LayerNorm(d, eps=layer_norm_eps)
+
+        # Block calls norm_layer(dim) only; a function building the LayerNorm serves as well as the class.
+        norm: Any = norm_layer
+        rates = stochastic_depth_rates(drop_path_rate, depth)
+        block_kwargs = attention.block_kwargs(**lion_extra)
+        self.blocks = nn.ModuleList(
+            Block(dim, num_heads, mlp_ratio, proj_drop=proj_drop, attn_drop=attn_drop, drop_path=rate,
+                  norm_layer=norm, act_layer=act_layer, **block_kwargs)
+            for rate in rates
+        )  # fmt: skip
+        self.norm = norm_layer(dim)
+
+    @classmethod
+    def from_config(cls, config: Any, *, proj_drop: float, attn_drop: float = 0.0, **lion_extra: Any) -> LionEncoder:
+        """The encoder of a config that uses the vision names (ViT and LRA).
 
         Args:
-            attention: The model config's ``attention``.
-            dim, depth, num_heads, mlp_ratio, proj_drop, attn_drop, drop_path_rate, layer_norm_eps, act_layer:
-                As for the constructor.
-            **lion_extra: LION-only keywords (the two-scan grid), ignored by the softmax baseline.
+            config: A config with ``embed_dim, depth, num_heads, mlp_ratio, drop_path_rate, layer_norm_eps`` and
+                ``attention``.
+            proj_drop: Dropout after attention and inside the MLP (each family names its own field).
+            attn_drop: Attention dropout (softmax baselines only).
+            **lion_extra: LION-only keywords (the two-scan grid).
         """
         return cls(
-            dim,
-            depth,
-            num_heads,
-            mlp_ratio=mlp_ratio,
+            config.embed_dim,
+            config.depth,
+            config.num_heads,
+            config.attention,
+            mlp_ratio=config.mlp_ratio,
             proj_drop=proj_drop,
             attn_drop=attn_drop,
-            drop_path_rate=drop_path_rate,
-            layer_norm_eps=layer_norm_eps,
-            act_layer=act_layer,
-            **attention.block_kwargs(**lion_extra),
+            drop_path_rate=config.drop_path_rate,
+            layer_norm_eps=config.layer_norm_eps,
+            **lion_extra,
         )
 
     def forward(self, x: Tensor, attention_mask: Tensor | None = None) -> Tensor:

@@ -101,16 +101,7 @@ class LionLRAEncoder(nn.Module):
         num_prefix = 1 if self.cls_token is not None else 0
         self.pos_embed = nn.Embedding(config.max_len + num_prefix, dim) if config.pos_embed else None
         self.drop = nn.Dropout(config.drop_rate)
-        self.encoder = LionEncoder.from_config(
-            config.attention,
-            dim,
-            config.depth,
-            config.num_heads,
-            mlp_ratio=config.mlp_ratio,
-            proj_drop=config.drop_rate,
-            drop_path_rate=config.drop_path_rate,
-            layer_norm_eps=config.layer_norm_eps,
-        )
+        self.encoder = LionEncoder.from_config(config, proj_drop=config.drop_rate)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
         """Encode [B, T] ids (``attention_mask`` True/1 = real token) into pooled [B, embed_dim] features."""
@@ -156,11 +147,9 @@ class LionLRAClassifier(LionModelMixin, nn.Module):
 
     def __init__(self, config: LionLRAConfig) -> None:
         super().__init__()
-        if not isinstance(config, LionLRAConfig):
-            raise TypeError(f"config must be a LionLRAConfig, got {type(config).__name__}")
+        self.config = self.checked_config(config)
         if config.dual:
             raise ValueError("config.dual is True: use LionLRADualClassifier for two-sequence tasks")
-        self.config = config
         self.encoder = LionLRAEncoder(config)
         self.head_drop = nn.Dropout(config.drop_rate)
         self.head = nn.Linear(config.embed_dim, config.num_classes)
@@ -189,11 +178,9 @@ class LionLRADualClassifier(LionModelMixin, nn.Module):
 
     def __init__(self, config: LionLRAConfig) -> None:
         super().__init__()
-        if not isinstance(config, LionLRAConfig):
-            raise TypeError(f"config must be a LionLRAConfig, got {type(config).__name__}")
+        self.config = self.checked_config(config)
         if not config.dual:
             raise ValueError("config.dual is False: use LionLRAClassifier for single-sequence tasks")
-        self.config = config
         dim = config.embed_dim
         self.encoder = LionLRAEncoder(config)
         self.head = nn.Sequential(

@@ -122,9 +122,7 @@ class LionViT(LionModelMixin, nn.Module):
 
     def __init__(self, config: LionViTConfig) -> None:
         super().__init__()
-        if not isinstance(config, LionViTConfig):
-            raise TypeError(f"config must be a LionViTConfig, got {type(config).__name__}")
-        self.config = config
+        self.config = self.checked_config(config)
         self.num_prefix_tokens = 1 if config.class_token else 0
         self.patch_embed = PatchEmbed(config.img_size, config.patch_size, config.in_chans, config.embed_dim)
         dim = config.embed_dim
@@ -136,16 +134,7 @@ class LionViT(LionModelMixin, nn.Module):
         if config.attention.two_scan:
             grid = {"grid_size": self.patch_embed.grid_size, "num_prefix_tokens": self.num_prefix_tokens}
         self.encoder = LionEncoder.from_config(
-            config.attention,
-            dim,
-            config.depth,
-            config.num_heads,
-            mlp_ratio=config.mlp_ratio,
-            proj_drop=config.proj_drop_rate,
-            attn_drop=config.attn_drop_rate,
-            drop_path_rate=config.drop_path_rate,
-            layer_norm_eps=config.layer_norm_eps,
-            **grid,
+            config, proj_drop=config.proj_drop_rate, attn_drop=config.attn_drop_rate, **grid
         )
         self.head_drop = nn.Dropout(config.drop_rate)
         self.head = nn.Linear(dim, config.num_classes) if config.num_classes > 0 else nn.Identity()
