@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from lion_attn.train.repeated_aug import RepeatedAugSampler
 from lion_attn.train.sampler import ShardedBatchSampler
 from lion_attn.train.tasks.image_data import choose_sizes, stratified_split
 
+CLI = ["-m", "lion_attn.train.cli"]
 FAST = ["--batch-size", "8", "--max-steps", "2", "--no-progress", "--model-arg", "depth=1"]
 
 
@@ -197,3 +201,24 @@ def test_fashion_mnist_selects_on_a_validation_split():
     assert len(train_x) > len(val_x)
     evaluation = ImageTask(TrainConfig(task="image", model="lion_snat_vit_mini_patch7_28"), for_eval=True)
     assert evaluation.eval_dataset is evaluation.test_dataset
+
+
+def test_deit_recipe_under_two_processes(tmp_path, isolated_data_home):
+    data = make_folder(tmp_path / "data", {"a": 8, "b": 8, "c": 8}, mode="RGB", splits=("train",))
+    out = tmp_path / "ddp"
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env.update(OMP_NUM_THREADS="1", LION_DATA=str(isolated_data_home), PYTHONPATH=os.pathsep.join(sys.path))
+    args = ["train", "image", "--data", str(data), "--recipe", "deit", "--model", "lion_s_vit_nano_patch4_28"]
+    args += ["--out", str(out), "--batch-size", "12", "--max-steps", "3", "--no-progress", "--model-arg", "depth=1"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *CLI, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "repeated augmentation: each drawn image 3 times" in proc.stderr
+    assert "over 2 process(es)" in proc.stderr and summary(out)["steps"] == 3
+    # Both ranks opened one cache: rank 0 built it while rank 1 waited.
+    assert len(list((isolated_data_home / "cache" / "images").iterdir())) == 1

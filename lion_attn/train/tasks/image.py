@@ -160,6 +160,8 @@ class ImageTask(Task):
         if not for_eval and self.augment_config.active:
             logger.info("augmentation: %s", self.augment_config)
         self.repeats = self._repeats()
+        if not for_eval and self.repeats > 1:
+            logger.info("repeated augmentation: each drawn image %d times per global batch", self.repeats)
 
     def _augment_config(self) -> AugmentConfig:
         a = self.args
@@ -241,7 +243,11 @@ class ImageTask(Task):
 
         a = self.args
         workers = self.config.num_workers or min(8, os.cpu_count() or 1)
-        return open_folder(
+        rank, world = _rank_and_world()
+        # Under data parallelism rank 0 builds a missing cache while the others wait, then they read it.
+        if world > 1 and rank != 0:
+            torch.distributed.barrier()
+        dataset = open_folder(
             root,
             self.image_size,
             self.channels,
@@ -253,6 +259,9 @@ class ImageTask(Task):
             a["cache_max_gb"],
             workers,
         )
+        if world > 1 and rank == 0:
+            torch.distributed.barrier()
+        return dataset
 
     def _from_folder(self, root: Path, for_eval: bool) -> None:
         from lion_attn.data.image_folder import detect_channels, list_images
