@@ -222,3 +222,17 @@ def test_deit_recipe_under_two_processes(tmp_path, isolated_data_home):
     assert "over 2 process(es)" in proc.stderr and summary(out)["steps"] == 3
     # Both ranks opened one cache: rank 0 built it while rank 1 waited.
     assert len(list((isolated_data_home / "cache" / "images").iterdir())) == 1
+
+
+def test_eval_a_folder_run_on_its_split_and_on_new_images(tmp_path):
+    data = make_folder(tmp_path / "data", {"a": 10, "b": 10}, mode="L", splits=("",))
+    out = tmp_path / "run"
+    assert main(["train", "image", "--data", str(data), "--out", str(out), *FAST]) == 0
+    report = tmp_path / "eval.json"
+    common = ["eval", "--checkpoint", str(out), "--mode", "parallel", "--in-process", "--json", str(report)]
+    assert main(common) == 0
+    # The run's own validation split, carved again from the same seed.
+    assert json.loads(report.read_text())["modes"]["parallel"]["samples"] == 2
+    other = make_folder(tmp_path / "other", {"b": 3}, mode="RGB", splits=("",))
+    assert main([*common, "--data", str(other)]) == 0
+    assert json.loads(report.read_text())["modes"]["parallel"]["samples"] == 3

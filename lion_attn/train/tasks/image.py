@@ -311,9 +311,8 @@ class ImageTask(Task):
         self.source = str(root)
 
     def _eval_only_folder(self, root: Path) -> None:
-        """``lion eval --data``: a folder of ``<class>/*`` images (or one with a ``val/`` inside)."""
-        from lion_attn.data import ImageFolder
-
+        """``lion eval --data``: a folder of ``<class>/*`` images (or one with a ``val/`` inside), read like a
+        training folder (from the disk cache when it fits)."""
         a = self.args
         root = root / "val" if (root / "val").is_dir() else root
         self.label_names = list(a["label_names"])
@@ -321,15 +320,7 @@ class ImageTask(Task):
         fmnist = not a["data"]
         self.mean = [FMNIST_MEAN if fmnist else 0.5] * self.channels
         self.std = [FMNIST_STD if fmnist else 0.5] * self.channels
-        self.eval_dataset = ImageFolder(
-            root,
-            image_size=self.image_size,
-            channels=self.channels,
-            fit=a["fit"],
-            on_error=a["on_bad_image"],
-            class_names=self.label_names,
-            output="uint8",
-        )
+        self.eval_dataset = self._open(root, self.label_names)
         self.source = str(root)
 
     def build_model(self) -> nn.Module:
