@@ -24,6 +24,11 @@ Initialisations, by name:
   to 1 spread over heads, for long-range tasks. LION-D sets ``a_h = logit(lambda_h)``; LION-S sets the
   bias to that logit and draws the weights from ``N(0, long_weight_std^2)`` so the gates start near
   the schedule and can still become selective.
+- ``"timescale"``: timescales spread log-uniformly from 1 to ``T_max`` tokens over the heads (HiPPO/S4-style),
+  ``tau_h = T_max ** (h / (H - 1))`` and ``lambda_h = exp(-1 / tau_h)`` for h = 0 .. H-1: the first head forgets
+  after one token, the last keeps ``exp(-1)`` of a token ``T_max`` tokens away, so with ``T_max`` the sequence
+  length some heads span the whole sequence. ``T_max`` is 16,384 (Path-X) here; the LRA models set it to their
+  ``max_len``. Applied like ``"long"`` (LION-D logits, LION-S biases and small weights).
 
 The LION-S weights are plain parameters (``weight [H, dim]``, ``bias [H]``), not an ``nn.Linear``, so a
 model-wide ``apply(init_fn)`` that re-initialises every ``nn.Linear`` does not overwrite the chosen
@@ -50,6 +55,7 @@ __all__ = [
     "list_decays",
     "long_memory_decays",
     "register_decay",
+    "timescale_decays",
 ]
 
 DecayInit = Callable[[int], Tensor | None]
@@ -77,11 +83,30 @@ def long_memory_decays(num_heads: int) -> Tensor:
     return 1.0 - torch.pow(2.0, -5.0 - torch.arange(num_heads, dtype=torch.float64))
 
 
+def timescale_decays(num_heads: int, max_timescale: float = 16384.0) -> Tensor:
+    """Decays ``exp(-1 / tau_h)`` for timescales ``tau_h = max_timescale ** (h / (H - 1))``, in float64.
+
+    Args:
+        num_heads: Number of heads H (a single head gets ``tau = max_timescale``).
+        max_timescale: The longest timescale in tokens (>= 1), e.g. the sequence length.
+
+    Returns:
+        Decays [H] in (0, 1), increasing with h.
+    """
+    if max_timescale < 1:
+        raise ValueError(f"max_timescale must be >= 1, got {max_timescale}")
+    exponents = torch.arange(num_heads, dtype=torch.float64) / max(num_heads - 1, 1)
+    if num_heads == 1:
+        exponents = torch.ones(1, dtype=torch.float64)
+    return torch.exp(-1.0 / torch.pow(float(max_timescale), exponents))
+
+
 # Decay initialisations by name: each gives the starting decays [H] in (0, 1) for H heads, or None for the
 # paper's random draw. Register another by adding an entry; configs and layers validate against these keys.
 DECAY_INITS: dict[str, DecayInit] = {
     "paper": lambda num_heads: None,
     "long": long_memory_decays,
+    "timescale": timescale_decays,
 }
 
 

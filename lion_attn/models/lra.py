@@ -11,15 +11,23 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
+from lion_attn.layers.decays import ScalarDecay, SelectiveDecay, timescale_decays
 from lion_attn.models.base import LionModelMixin
 from lion_attn.models.checks import check_choice, check_divisible, check_positive_int, check_probability
 from lion_attn.models.config import ModelConfig
 from lion_attn.models.encoder import LionEncoder, init_weights
 from lion_attn.ops.inputs import check_padding_mask
 
-__all__ = ["LRA_TASKS", "LionLRAClassifier", "LionLRAConfig", "LionLRADualClassifier", "LionLRAEncoder"]
+__all__ = [
+    "LRA_TASKS",
+    "LionLRAClassifier",
+    "LionLRAConfig",
+    "LionLRADualClassifier",
+    "LionLRAEncoder",
+    "stretch_decay_timescales",
+]
 
-LRA_TASKS: tuple[str, ...] = ("listops", "text", "retrieval", "image", "pathfinder", "custom")
+LRA_TASKS: tuple[str, ...] = ("listops", "text", "retrieval", "image", "pathfinder", "pathx", "custom")
 
 
 @dataclasses.dataclass
@@ -27,7 +35,7 @@ class LionLRAConfig(ModelConfig):
     """Configuration of the LRA classifiers.
 
     Attributes:
-        task: ``"listops"``, ``"text"``, ``"retrieval"``, ``"image"``, ``"pathfinder"`` or ``"custom"``
+        task: ``"listops"``, ``"text"``, ``"retrieval"``, ``"image"``, ``"pathfinder"``, ``"pathx"`` or ``"custom"``
             (informational: the architecture is set by the other fields).
         vocab_size: Token vocabulary (256 + specials for byte- and pixel-level tasks).
         max_len: Longest input sequence (excluding the class token).
@@ -42,8 +50,9 @@ class LionLRAConfig(ModelConfig):
         pad_token_id: Padding id (its embedding starts at zero).
         drop_rate: Dropout on embeddings, after attention, inside the MLP and before the classifier.
         drop_path_rate: Stochastic depth, rising linearly to this value over the blocks.
-        attention: The attention of every block (:class:`LionAttentionConfig`; ``decay_init="long"`` gives the
-            long-memory decays the longest tasks need).
+        attention: The attention of every block (:class:`LionAttentionConfig`). ``decay_init="timescale"`` is
+            the long-memory initialisation the longest tasks need: the heads' timescales spread log-uniformly from
+            1 to ``max_len`` tokens (see :func:`stretch_decay_timescales`), so some heads span the whole sequence.
         layer_norm_eps: Epsilon of every LayerNorm.
         init_std: Standard deviation of the truncated-normal initialisation.
     """
@@ -83,6 +92,22 @@ class LionLRAConfig(ModelConfig):
         self._check_attention()
         if self.attention.is_lion and self.attention.variant == "lit" and not self.pos_embed:
             raise ValueError("LION-LIT has no positional information of its own: use pos_embed=True")
+
+
+@torch.no_grad()
+def stretch_decay_timescales(model: nn.Module, max_len: int) -> None:
+    """Set every ``"timescale"``-initialised decay to timescales from 1 to ``max_len`` tokens.
+
+    The layer's ``"timescale"`` initialisation spreads the heads' timescales up to 16,384 tokens; an LRA model
+    knows its sequence length, so its longest timescale becomes ``max_len``: ``lambda_h = exp(-1 / tau_h)`` with
+    ``tau_h = max_len ** (h / (H - 1))``, written into LION-D's logits and LION-S's biases (logit of lambda_h).
+    """
+    for module in model.modules():
+        if isinstance(module, (ScalarDecay, SelectiveDecay)) and module.init == "timescale":
+            decays = timescale_decays(module.num_heads, float(max_len))
+            logits = torch.log(decays) - torch.log1p(-decays)
+            target = module.a if isinstance(module, ScalarDecay) else module.bias
+            target.copy_(logits.to(target.dtype))
 
 
 class LionLRAEncoder(nn.Module):
@@ -156,6 +181,7 @@ class LionLRAClassifier(LionModelMixin, nn.Module):
         self.apply(init_weights(config.init_std))
         if self.encoder.cls_token is not None:
             nn.init.trunc_normal_(self.encoder.cls_token, std=config.init_std)
+        stretch_decay_timescales(self, config.max_len)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
         """Classify [B, T] ids into [B, num_classes] logits."""
@@ -189,6 +215,7 @@ class LionLRADualClassifier(LionModelMixin, nn.Module):
         self.apply(init_weights(config.init_std))
         if self.encoder.cls_token is not None:
             nn.init.trunc_normal_(self.encoder.cls_token, std=config.init_std)
+        stretch_decay_timescales(self, config.max_len)
 
     def forward(self, ids1: Tensor, ids2: Tensor, mask1: Tensor | None = None, mask2: Tensor | None = None) -> Tensor:
         """Classify the pair (``ids1``, ``ids2``) into [B, num_classes] logits."""

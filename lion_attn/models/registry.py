@@ -13,6 +13,7 @@ preset's config for the other BERT heads (e.g. ``LionForSequenceClassification(g
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import fnmatch
 from collections.abc import Callable
@@ -172,30 +173,21 @@ _BERT_SIZES: dict[str, dict[str, Any]] = {
     "large": {"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16, "intermediate_size": 4096},
 }
 
-# Byte- and pixel-level tasks use 256 symbols plus a few specials (pad = 0); ListOps has a small vocabulary.
+# LRA presets: sequence length, width, depth, heads and pooling per task. The sizes follow the long-range models the
+# paper compares with (S4/S5-style: 6-8 blocks of width 128-512, mean pooling); every LION preset starts its decays
+# with the "timescale" initialisation (timescales log-uniform from 1 to max_len over the heads). Byte- and pixel-level
+# tasks use 256 symbols plus 4 specials (pad = 0); ListOps has a small vocabulary (2,000 tokens plus a CLS token).
+_LRA_COMMON: dict[str, Any] = {"mlp_ratio": 2.0, "pooling": "mean", "num_classes": 2}
 _LRA_TASKS: dict[str, dict[str, Any]] = {
-    "listops": {"vocab_size": 32, "max_len": 2048, "num_classes": 10, "embed_dim": 128, "depth": 4, "num_heads": 4},
-    "text": {"vocab_size": 260, "max_len": 4096, "num_classes": 2, "embed_dim": 128, "depth": 4, "num_heads": 4},
-    "retrieval": {
-        "vocab_size": 260,
-        "max_len": 4096,
-        "num_classes": 2,
-        "embed_dim": 128,
-        "depth": 4,
-        "num_heads": 4,
-        "dual": True,
-    },
-    "image": {"vocab_size": 260, "max_len": 1024, "num_classes": 10, "embed_dim": 128, "depth": 4, "num_heads": 4},
-    "pathfinder": {
-        "vocab_size": 260,
-        "max_len": 1024,
-        "num_classes": 2,
-        "embed_dim": 128,
-        "depth": 4,
-        "num_heads": 4,
-        "decay_init": "long",
-    },
+    "listops": {"vocab_size": 32, "max_len": 2048, "num_classes": 10, "embed_dim": 128, "depth": 8, "num_heads": 4},
+    "text": {"vocab_size": 260, "max_len": 4096, "embed_dim": 256, "depth": 6, "num_heads": 4},
+    "retrieval": {"vocab_size": 260, "max_len": 4096, "embed_dim": 128, "depth": 6, "num_heads": 4, "dual": True},
+    "image": {"vocab_size": 260, "max_len": 1024, "num_classes": 10, "embed_dim": 512, "depth": 6, "num_heads": 8},
+    "pathfinder": {"vocab_size": 260, "max_len": 1024, "embed_dim": 192, "depth": 6, "num_heads": 6},
+    "pathx": {"vocab_size": 260, "max_len": 16384, "embed_dim": 128, "depth": 6, "num_heads": 4},
 }
+# Path-X (128 x 128 = 16,384 pixels) trains in the chunkwise form: memory linear in the length.
+_LRA_MODES: dict[str, str] = {"pathx": "chunk"}
 
 
 def _build_lra(config: LionLRAConfig) -> nn.Module:
@@ -217,10 +209,13 @@ def _register_all() -> None:
             )
         _register_preset(f"softmax_bert_{size}", LionForMaskedLM, LionBertConfig(**bert_fields, attention=_SOFTMAX))
     for task, fields in _LRA_TASKS.items():
+        lra_fields = {**_LRA_COMMON, **fields}
         for vname, attention in _SEQ_VARIANTS.items():
-            config = LionLRAConfig(task=task, **fields, attention=attention)
+            lra_attention = dataclasses.replace(attention, decay_init="timescale", mode=_LRA_MODES.get(task, "parallel"))
+            config = LionLRAConfig(task=task, **lra_fields, attention=lra_attention)
             _register_preset(f"lion_{vname}_lra_{task}", _build_lra, config)
-        _register_preset(f"softmax_lra_{task}", _build_lra, LionLRAConfig(task=task, **fields, attention=_SOFTMAX))
+        softmax = LionLRAConfig(task=task, **lra_fields, attention=_SOFTMAX)
+        _register_preset(f"softmax_lra_{task}", _build_lra, softmax)
 
 
 _register_all()
