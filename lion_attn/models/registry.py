@@ -184,10 +184,10 @@ _LRA_TASKS: dict[str, dict[str, Any]] = {
     "retrieval": {"vocab_size": 260, "max_len": 4096, "embed_dim": 128, "depth": 6, "num_heads": 4, "dual": True},
     "image": {"vocab_size": 260, "max_len": 1024, "num_classes": 10, "embed_dim": 512, "depth": 6, "num_heads": 8},
     "pathfinder": {"vocab_size": 260, "max_len": 1024, "embed_dim": 192, "depth": 6, "num_heads": 6},
+    # Path-X, 128 x 128 = 16,384 pixels: train it in the chunkwise form (`lion train --attn-mode chunk`), whose
+    # memory is linear in the length.
     "pathx": {"vocab_size": 260, "max_len": 16384, "embed_dim": 128, "depth": 6, "num_heads": 4},
 }
-# Path-X (128 x 128 = 16,384 pixels) trains in the chunkwise form: memory linear in the length.
-_LRA_MODES: dict[str, str] = {"pathx": "chunk"}
 
 
 def _build_lra(config: LionLRAConfig) -> nn.Module:
@@ -211,7 +211,7 @@ def _register_all() -> None:
     for task, fields in _LRA_TASKS.items():
         lra_fields = {**_LRA_COMMON, **fields}
         for vname, attention in _SEQ_VARIANTS.items():
-            lra_attention = dataclasses.replace(attention, decay_init="timescale", mode=_LRA_MODES.get(task, "parallel"))
+            lra_attention = dataclasses.replace(attention, decay_init="timescale")
             config = LionLRAConfig(task=task, **lra_fields, attention=lra_attention)
             _register_preset(f"lion_{vname}_lra_{task}", _build_lra, config)
         softmax = LionLRAConfig(task=task, **lra_fields, attention=_SOFTMAX)

@@ -12,6 +12,7 @@ The default model is the task's registry preset ``lion_s_lra_{task}`` (``lion_s_
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Any, ClassVar
 
 import torch
@@ -24,6 +25,8 @@ from lion_attn.train.tasks.lra_data import BUILDERS, PIXEL_OFFSET
 from lion_attn.train.tasks.sequence import SequenceClassificationTask, logits_of, pad_collate
 
 __all__ = ["PIXEL_OFFSET", "LRATask"]
+
+logger = logging.getLogger(__name__)
 
 
 class LRATask(SequenceClassificationTask):
@@ -96,6 +99,12 @@ class LRATask(SequenceClassificationTask):
         if not config.model:
             wide = task == "pathfinder" and a["resolution"] == 128
             config.model = "lion_s_lra_pathx" if wide else f"lion_s_lra_{task}"
+        if data.max_len >= 4096 and config.attn_mode == "parallel":
+            logger.warning(
+                "lra: %d-token sequences in the parallel form need memory quadratic in the length; "
+                "--attn-mode chunk trains in linear memory",
+                data.max_len,
+            )
         self.pad_id = data.pad_id
         self.max_len = data.max_len
         self.num_classes = data.num_classes
