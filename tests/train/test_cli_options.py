@@ -12,11 +12,29 @@ from safetensors.torch import load_file
 from lion_attn.train.cli import main, resolve_train_config
 
 LIT_VIT = ["--model", "lion_lit_vit_nano_patch4_28", "--model-arg", "depth=1", "--model-arg", "embed_dim=32"]
-IMAGES = ["--train-limit", "96", "--val-limit", "32", "--batch-size", "16", "--no-progress"]
+S_VIT = ["--model", "lion_s_vit_nano_patch4_28", "--model-arg", "depth=1", "--model-arg", "embed_dim=32"]
+IMAGES = ["--batch-size", "16", "--no-progress"]
 TINY_BERT = [
     *("--model-arg", "num_hidden_layers=1", "--model-arg", "hidden_size=32"),
     *("--model-arg", "num_attention_heads=2", "--model-arg", "intermediate_size=64"),
 ]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> list[str]:
+    """A small two-class folder of 28 x 28 grey images (no test split, so runs stay short)."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("images")
+    gen = torch.Generator().manual_seed(0)
+    for split, count in (("train", 48), ("val", 16)):
+        for label, level in (("dark", 60), ("light", 190)):
+            (root / split / label).mkdir(parents=True)
+            for i in range(count):
+                noise = torch.randint(-40, 40, (28, 28), generator=gen)
+                pixels = (noise + level).clamp(0, 255).to(torch.uint8).numpy()
+                Image.fromarray(pixels, mode="L").save(root / split / label / f"{i}.png")
+    return ["--data", str(root), "--image-size", "28", "--channels", "1"]
 
 
 def summary(out: Path) -> dict:
@@ -64,9 +82,9 @@ def assert_budget_met(out: Path, budget: float) -> None:
 
 
 @pytest.mark.parametrize("budget", [0.25])
-def test_image_budget_plans_the_schedule(tmp_path, budget):
+def test_image_budget_plans_the_schedule(folder, tmp_path, budget):
     out = tmp_path / "run"
-    assert main(["train", "image", *LIT_VIT, *IMAGES, "--max-minutes", str(budget), "--out", str(out)]) == 0
+    assert main(["train", "image", *LIT_VIT, *IMAGES, *folder, "--max-minutes", str(budget), "--out", str(out)]) == 0
     assert_budget_met(out, budget)
     # A resumed budget run keeps its budget (the schedule's length), unlike a cap.
     resumed = resolve_train_config("image", {"resume": str(out)})
@@ -82,8 +100,9 @@ def test_text_cls_budget_plans_the_schedule(tmp_path):
     assert_budget_met(out, 0.25)
 
 
-def test_image_bf16_trains_and_resumes_exactly(tmp_path):
-    base = ["train", "image", *LIT_VIT, *IMAGES, "--bf16", "--epochs", "2", "--eval-every", "3"]
+def test_image_bf16_trains_and_resumes_exactly(folder, tmp_path):
+    # LION-S in its default (parallel) form: the selective decay's backward under autocast.
+    base = ["train", "image", *S_VIT, *IMAGES, *folder, "--bf16", "--epochs", "2", "--eval-every", "3"]
     assert main([*base, "--out", str(tmp_path / "full")]) == 0
     assert summary(tmp_path / "full")["steps"] == 12
     assert main([*base, "--out", str(tmp_path / "split"), "--stop-after", "5"]) == 0
@@ -95,7 +114,8 @@ def test_image_bf16_trains_and_resumes_exactly(tmp_path):
     assert json.loads((tmp_path / "split" / "config.json").read_text())["bf16"] is True
 
 
-def test_mlm_bf16_end_to_end(tmp_path):
+@pytest.mark.parametrize("model", ["lion_lit_bert_tiny", "lion_s_bert_tiny", "lion_d_bert_tiny"])
+def test_mlm_bf16_end_to_end(tmp_path, model):
     text = tmp_path / "book.txt"
     words = [
         "it",
@@ -118,15 +138,15 @@ def test_mlm_bf16_end_to_end(tmp_path):
     text.write_text("\n\n".join(" ".join(words[i % 5 :] + words[: i % 5]) for i in range(120)))
     out = tmp_path / "mlm"
     args = ["train", "mlm", "--text", str(text), "--vocab-size", "120", "--seq-len", "32", *TINY_BERT]
-    args += ["--model", "lion_lit_bert_tiny", "--bf16", "--batch-size", "16", "--epochs", "1", "--no-progress"]
+    args += ["--model", model, "--bf16", "--batch-size", "16", "--epochs", "1", "--no-progress"]
     assert main([*args, "--out", str(out)]) == 0
     s = summary(out)
     assert s["metric"] == "mlm_accuracy" and s["steps"] > 0 and s["final"] is not None
 
 
-def test_attn_mode_ema_and_eval_device(tmp_path):
+def test_attn_mode_ema_and_eval_device(folder, tmp_path):
     out = tmp_path / "run"
-    args = ["train", "image", *LIT_VIT, *IMAGES, "--epochs", "1", "--attn-mode", "chunk", "--ema-decay", "0.9"]
+    args = ["train", "image", *LIT_VIT, *IMAGES, *folder, "--epochs", "1", "--attn-mode", "chunk", "--ema-decay", "0.9"]
     assert main([*args, "--out", str(out)]) == 0
     config = json.loads((out / "config.json").read_text())
     assert config["attn_mode"] == "chunk" and config["ema_decay"] == 0.9
@@ -141,9 +161,9 @@ def test_attn_mode_ema_and_eval_device(tmp_path):
     assert all(r["agreement_with_parallel"] == 1.0 for r in result["modes"].values())
 
 
-def test_cuda_asked_for_without_one_is_a_clear_error(tmp_path, capsys, monkeypatch):
+def test_cuda_asked_for_without_one_is_a_clear_error(folder, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert main(["train", "image", *LIT_VIT, *IMAGES, "--device", "cuda", "--out", str(tmp_path / "x")]) == 2
+    assert main(["train", "image", *LIT_VIT, *IMAGES, *folder, "--device", "cuda", "--out", str(tmp_path / "x")]) == 2
     assert main(["eval", "--checkpoint", str(tmp_path), "--device", "cuda"]) == 2
     err = capsys.readouterr().err
     assert "no CUDA device" in err and "Traceback" not in err
