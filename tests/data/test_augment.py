@@ -146,3 +146,14 @@ def test_deit_preset_and_bad_values():
             AugmentConfig(**bad)
     with pytest.raises(ValueError, match=r"\[B, 3, H, W\]"):
         BatchAugment(AugmentConfig(hflip=True), K, [0.5] * 3, [0.5] * 3)(torch.rand(2, 1, 8, 8), torch.zeros(2), 0)
+
+
+def test_randaugment_keeps_grey_images_grey():
+    # The grey path relies on every RandAugment operation keeping three equal channels equal.
+    import kornia.augmentation as K
+
+    randaug = K.auto.RandAugment(n=2, m=27)
+    for seed in range(20):
+        torch.manual_seed(seed)
+        out = randaug(torch.rand(8, 1, 16, 16).expand(-1, 3, -1, -1))
+        torch.testing.assert_close(out, out.mean(dim=1, keepdim=True).expand_as(out), atol=1e-6, rtol=0)
