@@ -63,7 +63,12 @@ IMAGE_PRESETS: dict[str, dict[str, Any]] = {
 def add_recipe_arguments(p: argparse.ArgumentParser) -> None:
     """One flag per part of the recipe (``--recipe`` itself comes from the presets)."""
     s = argparse.SUPPRESS
-    g = p.add_argument_group("training recipe (each flag overrides the recipe's value)")
+    g = p.add_argument_group(
+        "training recipe (each flag overrides the recipe's value)",
+        "--recipe deit also sets, unless typed: --epochs 300 (not with --max-minutes alone), --batch-size 1024, "
+        "--lr-base 5e-4, --weight-decay 0.05, 5 warm-up epochs, --min-lr 1e-5, --grad-clip 0, and "
+        "--repeated-aug 3 under several processes",
+    )
     g.add_argument(
         "--lr-base",
         type=float,
