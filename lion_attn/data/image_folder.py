@@ -87,7 +87,8 @@ def detect_channels(paths: Sequence[Path], limit: int = 64) -> int:
 class ImageFolder(Dataset):
     """Images under ``root/<class>/`` with labels from the folder names.
 
-    Every image is decoded once when the data set is built, so unreadable or corrupt files are found up front:
+    Unless ``lazy``, every image is decoded once when the data set is built, so unreadable or corrupt files are
+    found up front:
     with ``on_error="skip"`` they are left out (one warning is logged; see ``num_skipped`` and
     ``skipped_files``), with ``on_error="fail"`` a ValueError names the first bad file.
 
