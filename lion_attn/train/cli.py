@@ -85,6 +85,12 @@ def _common_flags(p: argparse.ArgumentParser) -> None:
         help="keep an EMA of the weights with this decay (e.g. 0.999), evaluated and saved beside them (0: off)",
     )
     g.add_argument(
+        "--test-limit",
+        type=int,
+        default=s,
+        help="evaluate the test set (tasks that have one) at the end on a seeded subset of N samples (0: all)",
+    )
+    g.add_argument(
         "--keep-freed-memory",
         action=argparse.BooleanOptionalAction,
         default=True,

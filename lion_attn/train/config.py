@@ -61,6 +61,7 @@ class TrainConfig:
         attn_mode: Attention form used for training: ``"parallel"``, ``"chunk"`` or ``"recurrent"``.
         ema_decay: Keep an exponential moving average of the weights with this decay, evaluated and saved
             beside the raw weights (0: none).
+        test_limit: Evaluate the task's test set (if it has one) on a seeded subset of this many samples (0: all).
         task_args: Task-specific options (data paths, tokenizer, sequence length, ...).
     """
 
@@ -90,6 +91,7 @@ class TrainConfig:
     device: str = "auto"
     attn_mode: str = "parallel"
     ema_decay: float = 0.0
+    test_limit: int = 0
     task_args: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -113,6 +115,7 @@ class TrainConfig:
             ("log_every", self.log_every >= 1, "an integer >= 1"),
             ("attn_mode", self.attn_mode in ATTN_MODES, "one of " + ", ".join(ATTN_MODES)),
             ("ema_decay", self.ema_decay == 0 or 0 < self.ema_decay < 1, "0 (off) or a number in (0, 1)"),
+            ("test_limit", self.test_limit >= 0, "an integer >= 0"),
         ]
         for name, ok, expected in checks:
             if not ok:

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
 from lion_attn.train import checkpoint as ckpt
 from lion_attn.train.budget import BudgetPlanner
@@ -374,13 +374,18 @@ class Trainer:
         dataset = getattr(self.task, "test_dataset", None)
         if dataset is None or status not in ("completed", "time_budget"):
             return None
+        limit = self.config.test_limit
+        if 0 < limit < len(dataset):
+            order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(self.config.seed + 11))
+            dataset = Subset(dataset, order[:limit].sort().values.tolist())
         best = self.ckpt_dir / "best"
         source = best if (best / ckpt.STATE_FILE).is_file() else self.ckpt_dir / "last"
         path = self.out / "test.json"
         step = self.run.best_step if source == best else self.run.step
         if path.is_file():
             previous = json.loads(path.read_text())
-            if previous.get("step") == step and previous.get("checkpoint") == source.name:
+            same = (previous.get("step"), previous.get("checkpoint"), previous.get("samples"))
+            if same == (step, source.name, len(dataset)):
                 return previous
         started = time.monotonic()
         report: dict[str, Any] = {"checkpoint": source.name, "step": step, "samples": len(dataset)}

@@ -10,7 +10,8 @@ import pytest
 from lion_attn.train.cli import main
 
 TINY_VIT = ["--model", "lion_snat_vit_nano_patch4_28", "--model-arg", "depth=1", "--model-arg", "embed_dim=32"]
-COMMON = ["--batch-size", "16", "--epochs", "1", "--no-progress"]
+# A seeded 32-sample test pass: the full Fashion-MNIST test set (10k images) would dominate these tiny runs.
+COMMON = ["--batch-size", "16", "--epochs", "1", "--no-progress", "--test-limit", "32"]
 
 
 def summary(out: Path) -> dict:

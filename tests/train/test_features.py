@@ -162,6 +162,10 @@ def test_test_set_is_evaluated_once_with_the_best_checkpoint(tmp_path):
     again = Trainer(cfg(out, ema_decay=0.5, resume=str(out)), task).fit().summary
     assert calls == [] and again["test"] == summary["test"]
 
+    limited = Trainer(cfg(tmp_path / "limited", test_limit=10), ToyWithTest()).fit()
+    report = json.loads((tmp_path / "limited" / "test.json").read_text())
+    assert report["samples"] == 10 and limited.summary["test"] == report["metrics"]["accuracy"]
+
 
 # Forms and devices ---------------------------------------------------------------------------------------
 
