@@ -182,8 +182,9 @@ def plot(records: list[dict[str, Any]], path: Path, title: str = "LION forms vs 
             for form, variant, p in _series(records):
                 if p != pass_:
                     continue
+                # A log axis cannot show 0 (a case that allocated nothing measurable): floor at 0.01.
                 pts = [
-                    (r["T"], r[field] / div)
+                    (r["T"], max(r[field] / div, 1e-2))
                     for r in records
                     if (r["form"], r["variant"], r["pass"]) == (form, variant, p) and r["status"] == "ok"
                 ]
