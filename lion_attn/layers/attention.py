@@ -108,6 +108,14 @@ class LionAttention(nn.Module):
         ``forward(x [B, T, dim], attention_mask [B, T] bool | None) -> [B, T, dim]``.
     """
 
+    # Declared for the type checker: set through register_module / register_buffer in __init__.
+    decay: nn.Module | None
+    decay_col: nn.Module | None
+    _perm_row: Tensor
+    _perm_col: Tensor
+    _inv_row: Tensor
+    _inv_col: Tensor
+
     def __init__(
         self,
         dim: int,
@@ -161,7 +169,7 @@ class LionAttention(nn.Module):
         self.scale = scale
         self.two_scan = bool(two_scan)
         self.num_prefix_tokens = num_prefix_tokens
-        self.grid_size = _as_grid(grid_size) if two_scan else grid_size
+        self.grid_size: tuple[int, int] | int | None = _as_grid(grid_size) if two_scan else grid_size
 
         if feature_map is None:
             feature_map = DEFAULT_FEATURE_MAPS.get(variant, "silu_l2")
@@ -172,7 +180,7 @@ class LionAttention(nn.Module):
         self.register_module("decay", build_decay(variant, dim, num_heads, init=decay_init))
         if self.two_scan:
             self.register_module("decay_col", build_decay(variant, dim, num_heads, init=decay_init))
-            row, col = snake_orders(self.grid_size)
+            row, col = snake_orders(_as_grid(grid_size))
             prefix = torch.arange(num_prefix_tokens)
             for name, order in (("row", row), ("col", col)):
                 perm = torch.cat([prefix, order + num_prefix_tokens])
@@ -234,7 +242,7 @@ class LionAttention(nn.Module):
         if self.two_scan:
             y = self._two_scan(x, q, k, v, attention_mask)
         else:
-            decay_kwargs = {} if self.decay is None else {self.decay.op_arg: self.decay(x)}
+            decay_kwargs = {} if self.decay is None else {str(self.decay.op_arg): self.decay(x)}
             y = self._op(q, k, v, attention_mask, **decay_kwargs)
         y = rearrange(y, "b t h d -> b t (h d)")
         return self.proj_drop(self.proj(y))
@@ -260,7 +268,7 @@ class LionAttention(nn.Module):
     def _two_scan(self, x: Tensor, q: Tensor, k: Tensor, v: Tensor, attention_mask: Tensor | None) -> Tensor:
         """Two-scan attention: both scans' numerators and normalisers added before dividing (the op's job)."""
         length = x.shape[1]
-        h, w = self.grid_size
+        h, w = _as_grid(self.grid_size)
         expected = self.num_prefix_tokens + h * w
         if length != expected:
             raise ValueError(

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -124,7 +125,7 @@ class KeepFloat32(nn.Module):
     so a bf16 cast of these parameters would silently change what the model computes.
     """
 
-    def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def]
+    def _apply(self, fn: Any, recurse: bool = True) -> Any:
         probe = fn(torch.zeros(1, dtype=torch.float32))
         if probe.dtype in _LOW_PRECISION:
             device = probe.device

@@ -121,38 +121,6 @@ def linear_form(
     return RecurrentForm(scale)
 
 
-_DOC_ARGS = """
-    Args:
-        q: [B, T, H, K] queries, already passed through the feature map.
-        k: [B, T, H, K] keys, already passed through the feature map.
-        v: [B, T, H, V] values.
-        g: [B, T, H] log-decays (<= 0) for LION-S; ``-inf`` is a decay of exactly 0 (a hard boundary).
-        g_gamma: [H] per-head log-decays (<= 0) for LION-D. Give at most one of ``g`` and ``g_gamma``; with
-            neither, LION-LIT (no decay).
-        scale: score scale, default ``K ** -0.5`` (cancels under normalisation except against ``eps``).
-        normalize: divide by the attention row sums (plus ``eps``); False returns the raw numerators.
-        eps: added to every denominator, identically in every form.
-        attention_mask: [B, T] bool, True = real token. A padded sequence gives exactly what it gives with its
-            pads removed; outputs at pads are 0.
-        cu_seqlens: [N + 1] integer offsets of N sequences packed into a batch of 1; each gives exactly what
-            it gives alone.
-        chunk_size: tokens per chunk of the chunkwise form (ignored by the other forms).
-        validate: check the values of the inputs (log-decays <= 0, ``-inf`` resets, 0/1 integer masks); this reads
-            them back to the host, a synchronisation on an accelerator. With False nothing is read back when there
-            is no packing: log-decays must then be finite and <= 0 and a padding mask must be bool.
-
-    Returns:
-        [B, T, H, V] in the compute dtype: that of ``q``, or the autocast dtype under an enabled autocast. The
-        matrix products take their operands in that dtype; log-decays, masks, prefix sums, normalisers and
-        accumulation are in float32 (float64 for float64 inputs). Outputs at pads are exactly 0. Second
-        derivatives raise (LION-LIT's closed form excepted, which plain autograd differentiates).
-
-    Raises:
-        TypeError: non-tensors or non-floating dtypes.
-        ValueError: bad shapes, both decays, positive log-decays, a bad mask, bad ``cu_seqlens`` or chunk size.
-"""
-
-
 def parallel_lion(
     q: Tensor,
     k: Tensor,
@@ -168,6 +136,12 @@ def parallel_lion(
     chunk_size: int = 64,
     validate: bool = True,
 ) -> Tensor:
+    """LION in full-attention form: the scores and the decay mask as ``T x T`` matrices.
+
+    ``O(T^2 K)`` time and ``O(T^2)`` memory per head, in a few large matrix products: the fastest form for short
+    sequences and for training at moderate lengths (docs/maths.md, "The parallel form"). Arguments, result and
+    errors as :func:`lion_attention`.
+    """
     return _run(
         "parallel", q, k, v, g, g_gamma, scale, normalize, eps, attention_mask, cu_seqlens, chunk_size, validate
     )
@@ -188,6 +162,12 @@ def chunk_lion(
     chunk_size: int = 64,
     validate: bool = True,
 ) -> Tensor:
+    """LION in state-passing chunkwise form: full attention inside each chunk of ``chunk_size`` tokens, a decayed
+    ``[K, V]`` state carried across chunks in each direction.
+
+    Linear in ``T`` in time and memory, forward and backward (docs/maths.md, "The chunkwise form"). Arguments,
+    result and errors as :func:`lion_attention`.
+    """
     return _run("chunk", q, k, v, g, g_gamma, scale, normalize, eps, attention_mask, cu_seqlens, chunk_size, validate)
 
 
@@ -206,18 +186,16 @@ def recurrent_lion(
     chunk_size: int = 64,
     validate: bool = True,
 ) -> Tensor:
+    """LION as a bidirectional RNN: a left-to-right and a right-to-left scan, one ``[K, V]`` state per head and
+    direction.
+
+    The memory-lean inference form, ``T`` sequential steps (docs/maths.md, "The recurrent form"). Arguments, result
+    and errors as :func:`lion_attention`.
+    """
     return _run(
         "recurrent", q, k, v, g, g_gamma, scale, normalize, eps, attention_mask, cu_seqlens, chunk_size, validate
     )
 
-
-parallel_lion.__doc__ = "LION in full-attention form (spec section 2): O(T^2) time and memory.\n" + _DOC_ARGS
-chunk_lion.__doc__ = (
-    "LION in state-passing chunkwise form (spec section 5): linear time and memory, forward and backward.\n" + _DOC_ARGS
-)
-recurrent_lion.__doc__ = (
-    "LION as a bidirectional RNN (spec section 4): two scans, one [K, V] state per head and direction.\n" + _DOC_ARGS
-)
 
 FORMS: dict[str, Callable[..., Tensor]] = {
     "parallel": parallel_lion,
@@ -242,6 +220,40 @@ def lion_attention(
     chunk_size: int = 64,
     validate: bool = True,
 ) -> Tensor:
+    """Bidirectional linear attention (LION) in the form named by ``mode``; every form gives the same numbers.
+
+    The semantics (mask, normalisation, variants, padding, packing) are in docs/maths.md.
+
+    Args:
+        q: [B, T, H, K] queries, already passed through the feature map.
+        k: [B, T, H, K] keys, already passed through the feature map.
+        v: [B, T, H, V] values.
+        g: [B, T, H] log-decays (<= 0) for LION-S; ``-inf`` is a decay of exactly 0 (a hard boundary).
+        g_gamma: [H] per-head log-decays (<= 0) for LION-D. Give at most one of ``g`` and ``g_gamma``; with
+            neither, LION-LIT (no decay).
+        mode: ``"parallel"``, ``"chunk"`` or ``"recurrent"`` (:data:`MODES`).
+        scale: score scale, default ``K ** -0.5`` (cancels under normalisation except against ``eps``).
+        normalize: divide by the attention row sums (plus ``eps``); False returns the raw numerators.
+        eps: added to every denominator, identically in every form.
+        attention_mask: [B, T] bool, True = real token. A padded sequence gives exactly what it gives with its
+            pads removed; outputs at pads are 0.
+        cu_seqlens: [N + 1] integer offsets of N sequences packed into a batch of 1; each gives exactly what
+            it gives alone.
+        chunk_size: tokens per chunk of the chunkwise form (ignored by the other forms).
+        validate: check the values of the inputs (log-decays <= 0, ``-inf`` resets, 0/1 integer masks); this reads
+            them back to the host, a synchronisation on an accelerator. With False nothing is read back when there
+            is no packing: log-decays must then be finite and <= 0 and a padding mask must be bool.
+
+    Returns:
+        [B, T, H, V] in the compute dtype: that of ``q``, or the autocast dtype under an enabled autocast. The
+        matrix products take their operands in that dtype; log-decays, masks, prefix sums, normalisers and
+        accumulation are in float32 (float64 for float64 inputs). Outputs at pads are exactly 0. Second
+        derivatives raise (LION-LIT's closed form excepted, which plain autograd differentiates).
+
+    Raises:
+        TypeError: non-tensors or non-floating dtypes.
+        ValueError: bad shapes, both decays, positive log-decays, a bad mask, bad ``cu_seqlens`` or chunk size.
+    """
     return FORMS[check_mode(mode)](
         q,
         k,
@@ -256,9 +268,3 @@ def lion_attention(
         chunk_size=chunk_size,
         validate=validate,
     )
-
-
-lion_attention.__doc__ = (
-    "Bidirectional linear attention (LION) in the form named by ``mode``; all forms give the same numbers.\n\n"
-    '    mode: "parallel" | "chunk" | "recurrent".\n' + _DOC_ARGS
-)

@@ -1,26 +1,17 @@
 """Linear-memory gradients for the chunkwise and recurrent forms.
 
 Plain autograd through a chunk loop or a scan keeps every chunk's ``C x C`` block and every state alive. This
-function keeps only its inputs and output, and differentiates by running the same form three more times. With
-``n' = [num, den]`` the un-normalised sums against ``v' = [v, 1]`` and ``dn'`` their gradient, and because the
-mask ``M`` is symmetric, each gradient is itself a LION sum:
-
-    dq_i  = scale sum_j M[i,j] (dn'_i . v'_j) k_j    -> form(q = dn', k = v', v = k)
-    dk_j  = scale sum_i M[i,j] (dn'_i . v'_j) q_i    -> form(q = v', k = dn', v = q)
-    dv'_j = scale sum_i M[i,j] (q_i . k_j) dn'_i     -> form(q = k,  k = q,  v = dn')
-
-For the log-decays, with ``c`` their prefix sum, the forward direction's mask is ``exp(c_i - c_j)`` and the
-backward direction's ``exp(c_j - c_i)``, so ``dL/dc_m = q_m . (dq_m^earlier - dq_m^later) +
-k_m . (dk_m^earlier - dk_m^later)`` (the diagonal does not depend on ``c``), and ``dL/dg_l = sum_{m >= l} dL/dc_m``.
-The forms return those earlier-minus-later sums on request. This is an identity about the gradient, not a way of
-computing the mask: no ``exp(c_i) * exp(-c_j)`` is ever formed.
+function keeps only its inputs and output, and differentiates by running the same form three more times: because
+the mask is symmetric, the gradients of ``q``, ``k`` and ``v`` are themselves LION sums, and the log-decays'
+gradient follows from earlier-minus-later sums the forms return on request. The derivation is written once, in
+``lion_attn/ops/README.md`` ("Gradients in linear memory").
 
 The saved inputs carry no graph, so second derivatives are refused (``once_differentiable``) rather than wrong.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -74,8 +65,8 @@ class LionFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
-        ctx: torch.autograd.function.FunctionCtx,
+    def forward(
+        ctx: Any,
         q: Tensor,
         k: Tensor,
         v: Tensor,
@@ -86,6 +77,7 @@ class LionFunction(torch.autograd.Function):
         eps: float,
         out_dtype: torch.dtype,
     ) -> Tensor:
+        den: Tensor | None
         if normalize:
             out, den = form.normalized(q, k, v, g, reset, eps)
         else:
@@ -98,12 +90,12 @@ class LionFunction(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: torch.autograd.function.FunctionCtx, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         with torch.autocast(ctx.device_type, enabled=False):
             return LionFunction._backward(ctx, grad_out)
 
     @staticmethod
-    def _backward(ctx: torch.autograd.function.FunctionCtx, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+    def _backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         q, k, v, g, reset, out, den = ctx.saved_tensors
         form: Form = ctx.form
         acc = g.dtype
@@ -116,8 +108,12 @@ class LionFunction(torch.autograd.Function):
         else:
             grad_sums, values = grad_out, v
         need_q, need_k, need_v, need_g = ctx.needs_input_grad[:4]
-        grad_q = grad_k = grad_v = grad_g = None
-        dot_q = dot_k = None
+        grad_q: Tensor | None = None
+        grad_k: Tensor | None = None
+        grad_v: Tensor | None = None
+        grad_g: Tensor | None = None
+        dot_q: Tensor | None = None
+        dot_k: Tensor | None = None
         if need_q or need_g:
             grad_q, dot_q = form(grad_sums, values, k, g, reset, q if need_g else None)
         if need_k or need_g:
@@ -125,13 +121,15 @@ class LionFunction(torch.autograd.Function):
         if need_v:
             grad_v = form(k, q, grad_sums, g, reset)[0][..., : v.shape[-1]]
         if need_g:
+            # Both dot products were requested above whenever need_g is set.
+            assert dot_q is not None and dot_k is not None
             # dL/dc_m = q_m . (dq earlier - later) + k_m . (dk earlier - later), summed from the end.
             grad_g = (dot_q + dot_k).flip(1).cumsum(dim=1).flip(1)  # [B, T, H]
             if grad_g.shape[0] != g.shape[0]:
                 grad_g = grad_g.sum(dim=0, keepdim=True)
         return (
-            grad_q.to(q.dtype) if need_q else None,
-            grad_k.to(k.dtype) if need_k else None,
+            grad_q.to(q.dtype) if need_q and grad_q is not None else None,
+            grad_k.to(k.dtype) if need_k and grad_k is not None else None,
             None if grad_v is None else grad_v.to(v.dtype),
             grad_g,
             None,

@@ -96,6 +96,8 @@ class ChunkForm:
                 normalize_eps=eps,
                 dtype=self.dtype,
             )
+        # chunk_sum returns the denominators whenever it is given normalize_eps with ones=True.
+        assert den is not None
         return out, den
 
 
@@ -176,12 +178,12 @@ def chunk_sum(
         from_before = _product((block.q * block.exp_f[..., None]), sums_fwd[:, :, n0:n1], operand, acc)
         from_after = _product((block.q * block.exp_g[..., None]), sums_bwd[:, :, n0:n1], operand, acc)
         out = _product(scores, block.v, operand, acc).add_(from_before).add_(from_after)
-        if normalize:
+        if den is not None and normalize_eps is not None:
             block_den = out[..., -1]
             block.write(den, block_den)
             out = out[..., :-1].div_(safe_denominator(block_den.add(normalize_eps))[..., None])
         block.write(total, out)
-        if signed_dot is not None:
+        if signed_dot is not None and signed_with is not None:
             scores.mul_(signed_tri(chunk_size, scores.dtype, scores.device))
             diff = _product(scores, block.v, operand, acc).add_(from_before).sub_(from_after)
             weights = block.gather(signed_with).to(acc)  # [B, H, n, C, D']

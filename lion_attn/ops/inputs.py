@@ -228,7 +228,8 @@ def prepare(
     keep = None
     if attention_mask is not None:
         if validate:
-            keep = check_padding_mask(attention_mask, batch, length).to(device)
+            checked = check_padding_mask(attention_mask, batch, length)
+            keep = checked.to(device) if checked is not None else None
         elif not isinstance(attention_mask, Tensor) or attention_mask.dtype != torch.bool:
             raise TypeError("`attention_mask` must be a [B, T] bool tensor when validate=False")
         elif tuple(attention_mask.shape) != (batch, length):

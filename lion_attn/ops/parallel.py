@@ -18,6 +18,8 @@ the diagonal and -1 above it, and ``dL/dg_l = sum_{m >= l} dL/dc_m``. Second der
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
@@ -226,8 +228,8 @@ def query_key_grads(
 
 class _ParallelFunction(torch.autograd.Function):
     @staticmethod
-    def forward(  # type: ignore[override]
-        ctx: torch.autograd.function.FunctionCtx,
+    def forward(
+        ctx: Any,
         q: Tensor,
         k: Tensor,
         v: Tensor,
@@ -247,7 +249,7 @@ class _ParallelFunction(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: torch.autograd.function.FunctionCtx, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         q, k, v, g, reset, out, den = ctx.saved_tensors
         need_q, need_k, need_v, need_g = ctx.needs_input_grad[:4]
         acc = g.dtype

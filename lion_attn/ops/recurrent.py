@@ -49,8 +49,10 @@ class RecurrentForm:
             # One value-sized copy: the only buffer besides the output that inference adds.
             v = torch.cat([v, v.new_ones(*v.shape[:-1], 1)], dim=-1)
         with torch.no_grad():
-            heads_first = [None if x is None else x.transpose(1, 2) for x in (q, k, v, g, signed_with)]
-            total, signed_dot = recurrent_sum(*heads_first[:4], reset, self.scale, heads_first[4])
+            # Heads before time: [B, H, T, *].
+            q, k, v, g = (x.transpose(1, 2) for x in (q, k, v, g))
+            signed_with = None if signed_with is None else signed_with.transpose(1, 2)
+            total, signed_dot = recurrent_sum(q, k, v, g, reset, self.scale, signed_with)
         return total.transpose(1, 2), None if signed_dot is None else signed_dot.transpose(1, 2)
 
     def normalized(
@@ -112,7 +114,7 @@ def recurrent_sum(
             state.mul_(decay[:, :, i + 1])
         later = torch.matmul(q[:, :, i, None, :], state)[:, :, 0].mul_(scale)  # [B, H, D]
         total[:, :, i] += later
-        if signed_dot is not None:
+        if signed_dot is not None and signed_with is not None:
             signed_dot[:, :, i] -= (signed_with[:, :, i] * later).sum(dim=-1)
         state.add_(k[:, :, i, :, None] * v[:, :, i, None, :])
     return total, signed_dot

@@ -22,6 +22,7 @@ the sums of the orders in float32 (float64 for float64 inputs).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -206,13 +207,14 @@ def _linear_scans(
     """One chunk or recurrent pass per order; sums added in the accumulation dtype, then divided."""
     acc = gs[0].dtype
     values = with_ones(v)  # [B, T, H, V + 1]: the last column's sums are the normalisers
-    total = None
+    total: Tensor | None = None
     for g, order in zip(gs, orders, strict=True):
         inverse = torch.argsort(order)
         form = linear_form(mode, scale, chunk_size, g, None, q.dtype)
         sums = LionFunction.apply(q[:, order], k[:, order], values[:, order], g, None, form, False, eps, acc)
         sums = sums[:, inverse]
         total = sums if total is None else total + sums
+    assert total is not None, "at least one scan order"
     if not normalize:
         return total[..., :-1]
     return total[..., :-1] / safe_denominator(total[..., -1:] + eps)
@@ -264,8 +266,8 @@ def _scan_signs(order: Tensor, dtype: torch.dtype) -> Tensor:
 
 class _ScansFunction(torch.autograd.Function):
     @staticmethod
-    def forward(  # type: ignore[override]
-        ctx: torch.autograd.function.FunctionCtx,
+    def forward(
+        ctx: Any,
         q: Tensor,
         k: Tensor,
         v: Tensor,
@@ -287,7 +289,7 @@ class _ScansFunction(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: torch.autograd.function.FunctionCtx, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         q, k, v, out, den, *rest = ctx.saved_tensors
         count = ctx.count
         gs, orders = rest[:count], rest[count:]

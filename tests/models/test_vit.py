@@ -8,26 +8,26 @@ import torch
 from lion_attn.models import LionViT
 from tests.models.helpers import assert_modes_agree
 
-CASES = [
-    ("lit", False, True),
-    ("lit", False, False),
-    ("d", False, True),
-    ("s", False, False),
-    ("d", True, True),
-    ("d", True, False),
-    ("s", True, True),
-    ("s", True, False),
-]
+F64, F32 = (torch.float64, 1e-9), (torch.float32, 1e-4)
 
-
-# float32 on every case would double the time for little: the op's own tests cover float32 in depth.
-DTYPES = [(torch.float64, 1e-9, CASES), (torch.float32, 1e-4, CASES[::3])]
-
-
-@pytest.mark.parametrize(
-    ("variant", "two_scan", "class_token", "dtype", "tol"),
-    [(*case, dtype, tol) for dtype, tol, cases in DTYPES for case in cases],
+# (variant, two_scan, class_token, dtype, tol). float32 only on a few cases: it would double the time for little,
+# since the op's own tests cover float32 in depth.
+FORM_CASES = (
+    pytest.param("lit", False, True, *F64, id="lit-cls-f64"),
+    pytest.param("lit", False, False, *F64, id="lit-avg-f64"),
+    pytest.param("d", False, True, *F64, id="d-cls-f64"),
+    pytest.param("s", False, False, *F64, id="s-avg-f64"),
+    pytest.param("d", True, True, *F64, id="d-two-scan-cls-f64"),
+    pytest.param("d", True, False, *F64, id="d-two-scan-avg-f64"),
+    pytest.param("s", True, True, *F64, id="s-two-scan-cls-f64"),
+    pytest.param("s", True, False, *F64, id="s-two-scan-avg-f64"),
+    pytest.param("lit", False, True, *F32, id="lit-cls-f32"),
+    pytest.param("s", False, False, *F32, id="s-avg-f32"),
+    pytest.param("s", True, True, *F32, id="s-two-scan-cls-f32"),
 )
+
+
+@pytest.mark.parametrize(("variant", "two_scan", "class_token", "dtype", "tol"), FORM_CASES)
 def test_forms_agree(variant, two_scan, class_token, dtype, tol, vit_model):
     torch.manual_seed(0)
     pool = "token" if class_token else "avg"
