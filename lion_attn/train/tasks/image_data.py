@@ -102,7 +102,7 @@ def class_counts(targets: Sequence[int], names: Sequence[str]) -> str:
     if len(names) <= 12:
         shown = ", ".join(f"{n} {c}" for n, c in zip(names, per, strict=True))
     else:
-        shown = f"{min(per)}-{max(per)} per class"
+        shown = f"{min(per)}-{max(per)} per class" if min(per) != max(per) else f"{min(per)} per class"
     empty = [n for n, c in zip(names, per, strict=True) if c == 0]
     return f"{len(names)} classes ({shown})" + (f"; no images: {empty[:5]}" if empty else "")
 
