@@ -107,7 +107,9 @@ def cached_image_folder(folder: ImageFolder, cache_dir: str | Path, num_workers:
         logger.info("image cache %s (%d images)", target, len(cached))
         if cached.skipped_files:
             if folder.on_error == "fail":
-                raise ValueError(f"cannot read image {cached.skipped_files[0]} (found when the cache {target} was built)")
+                raise ValueError(
+                    f"cannot read image {cached.skipped_files[0]} (found when the cache {target} was built)"
+                )
             _warn_skipped(folder.root, [str(p) for p in cached.skipped_files])
         return cached
     n = len(folder.samples)
@@ -180,7 +182,9 @@ def _build(folder: ImageFolder, tmp: Path, num_workers: int) -> None:
 def _warn_skipped(root: Path, skipped: list[str]) -> None:
     if skipped:
         more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
-        logger.warning("skipped %d unreadable image(s) under %s: %s%s", len(skipped), root, ", ".join(skipped[:3]), more)
+        logger.warning(
+            "skipped %d unreadable image(s) under %s: %s%s", len(skipped), root, ", ".join(skipped[:3]), more
+        )
 
 
 def _keep_list(items: list[Any]) -> list[Any]:
