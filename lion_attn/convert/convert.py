@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from lion_attn.convert.bert_checkpoint import load_hf_bert, read_hf_bert_config
+from lion_attn.layers import list_decays
 from lion_attn.models import LionBertModel
-from lion_attn.models.base import VARIANTS
 
 __all__ = ["CONVERSION_FILE", "EXTRA_FILES", "convert_bert", "copy_extra_files"]
 
@@ -93,8 +93,8 @@ def convert_bert(
     Raises:
         ValueError: On an unknown variant, ``two_scan=True`` or a teacher that is not a BERT.
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}; expected one of {list(VARIANTS)}")
+    if variant not in list_decays():
+        raise ValueError(f"unknown variant {variant!r}; expected one of {list_decays()}")
     if two_scan:
         raise ValueError(
             "two_scan reads a 2-D grid of image patches in two snake orders; a BERT encoder reads a 1-D token "

@@ -156,18 +156,6 @@ def distill_loss(
     return loss, {"layer_loss": float(layer_loss.detach()), "e2e_loss": float(e2e_loss.detach())}
 
 
-class _Checkpointable:
-    """A model whose ``save_pretrained`` also writes the tokenizer and sentence-transformers files."""
-
-    def __init__(self, model: nn.Module, extras_from: Path) -> None:
-        self.model = model
-        self.extras_from = extras_from
-
-    def save_pretrained(self, directory: str) -> None:
-        self.model.save_pretrained(directory)  # type: ignore[operator]
-        copy_extra_files(self.extras_from, directory)
-
-
 def _optimizer(student: nn.Module, cfg: DistillConfig, stage: int) -> torch.optim.Optimizer:
     added = set(added_parameter_names(student))
     groups: list[dict[str, Any]] = [{"params": [], "lr": cfg.lr}, {"params": [], "lr": cfg.stage2_lr}]
@@ -279,8 +267,15 @@ def distill(cfg: DistillConfig, resume: bool = False, overwrite: bool = False, p
         row["dev_cosine"] = cos
         log.append(row)
         running, n_running = {}, 0
-        payload = {"progress": dict(state), "optimizer": optimizer.state_dict(), "rng": ckpt.rng_state()}
-        last = ckpt.save_checkpoint(out / ckpt.CKPT_DIR / "last", _Checkpointable(student, Path(cfg.student)), payload)
+        payload = {
+            "format": ckpt.STATE_FORMAT,
+            "progress": dict(state),
+            "optimizer": optimizer.state_dict(),
+            "rng": ckpt.rng_state(),
+        }
+        # The tokenizer and sentence-transformers files make every checkpoint a complete model folder.
+        extras = lambda tmp: copy_extra_files(cfg.student, tmp)  # noqa: E731
+        last = ckpt.save_checkpoint(out / ckpt.CKPT_DIR / "last", student, payload, extra=extras)
         if cos > state["best"]:
             state["best"] = cos
             ckpt.copy_checkpoint(last, out / ckpt.CKPT_DIR / "best")

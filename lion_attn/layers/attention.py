@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from lion_attn.layers.decays import build_decay, list_decays
 from lion_attn.layers.drop import check_attention_dropout
 from lion_attn.layers.feature_maps import DEFAULT_FEATURE_MAPS, FeatureMap, feature_map_name, get_feature_map
+from lion_attn.layers.learned_feature_maps import LEARNED_FEATURE_MAPS, build_learned_feature_map
 from lion_attn.layers.modes import check_mode
 from lion_attn.layers.timm_compat import check_timm_call, check_timm_options
 from lion_attn.ops import lion_attention, lion_attention_scans
@@ -87,7 +88,9 @@ class LionAttention(nn.Module):
             attention matrix, so there is nothing to drop that all forms could share.
         proj_drop: Dropout after the output projection.
         feature_map: Name in the feature map registry, a callable on [..., K], or ``None`` for the
-            variant's default (``"elu1"`` for LIT, ``"silu_l2"`` for D and S).
+            variant's default (``"elu1"`` for LIT, ``"silu_l2"`` for D and S); a name of
+            :data:`~lion_attn.layers.learned_feature_maps.LEARNED_FEATURE_MAPS` (``"hedgehog"``) builds a learnable
+            map with parameters in this layer.
         chunk_size: Chunk length of the chunk form.
         decay_init: ``"paper"`` or ``"long"`` (see :mod:`lion_attn.layers.decays`).
         eps: Added to the normaliser, identically in every form.
@@ -173,7 +176,11 @@ class LionAttention(nn.Module):
 
         if feature_map is None:
             feature_map = DEFAULT_FEATURE_MAPS.get(variant, "silu_l2")
-        self.feature_map = get_feature_map(feature_map)
+        if isinstance(feature_map, str) and feature_map in LEARNED_FEATURE_MAPS:
+            # A learnable map has parameters of its own in every layer (see learned_feature_maps).
+            self.feature_map = build_learned_feature_map(feature_map, num_heads, dim // num_heads)
+        else:
+            self.feature_map = get_feature_map(feature_map)
 
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         # With two scans, `decay` serves the row snake and `decay_col` the column snake.

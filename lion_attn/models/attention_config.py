@@ -13,6 +13,7 @@ import dataclasses
 from typing import Any
 
 from lion_attn.layers import ATTN_LAYERS, DECAY_INITS, list_decays, list_feature_maps
+from lion_attn.layers.learned_feature_maps import LEARNED_FEATURE_MAPS
 from lion_attn.models.checks import check_choice
 from lion_attn.ops.inputs import check_chunk_size, check_mode
 
@@ -53,7 +54,7 @@ class LionAttentionConfig:
         check_chunk_size(self.chunk_size)
         check_choice("decay_init", self.decay_init, DECAY_INITS)
         if self.feature_map is not None:
-            check_choice("feature_map", self.feature_map, list_feature_maps())
+            check_choice("feature_map", self.feature_map, [*list_feature_maps(), *LEARNED_FEATURE_MAPS])
         if isinstance(self.eps, bool) or not isinstance(self.eps, (int, float)) or self.eps < 0:
             raise ValueError(f"eps must be a number >= 0, got {self.eps!r}")
         for name in ("two_scan", "qkv_bias"):

@@ -4,7 +4,7 @@
 Each block is ``x = norm1(x + attn(x))`` then ``x = norm2(x + mlp(x))``, and there is no final LayerNorm, as in
 Hugging Face's ``BertModel``. Submodule names are those of the pre-norm :class:`lion_attn.layers.Block`
 (``norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2``), so a BERT checkpoint maps onto either layout by
-renaming alone. A learnable feature map (``feature_map="hedgehog"``) gets one module per attention layer.
+renaming alone.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from lion_attn.layers import ATTN_LAYERS, Mlp
-from lion_attn.layers.learned_feature_maps import LEARNED_FEATURE_MAPS, build_learned_feature_map
+from lion_attn.models.attention_config import LionAttentionConfig
 
 __all__ = ["PostNormBlock", "PostNormEncoder"]
 
@@ -32,8 +32,7 @@ class PostNormBlock(nn.Module):
         attn_drop: Attention dropout (softmax only).
         layer_norm_eps: Epsilon of both LayerNorms.
         act_layer: MLP activation class.
-        **attn_kwargs: Passed to the attention layer; a ``feature_map`` named in
-            :data:`~lion_attn.layers.learned_feature_maps.LEARNED_FEATURE_MAPS` is built as a module of this block.
+        **attn_kwargs: Passed to the attention layer.
 
     Shapes:
         ``forward(x [B, T, dim], attention_mask [B, T] bool | None) -> [B, T, dim]``.
@@ -55,9 +54,6 @@ class PostNormBlock(nn.Module):
         super().__init__()
         if attn_type not in ATTN_LAYERS:
             raise ValueError(f"unknown attn_type {attn_type!r}; expected one of {sorted(ATTN_LAYERS)}")
-        feature_map = attn_kwargs.get("feature_map")
-        if attn_type == "lion" and isinstance(feature_map, str) and feature_map in LEARNED_FEATURE_MAPS:
-            attn_kwargs["feature_map"] = build_learned_feature_map(feature_map, num_heads, dim // num_heads)
         self.attn = ATTN_LAYERS[attn_type](
             dim, num_heads=num_heads, qkv_bias=qkv_bias, attn_drop=attn_drop, proj_drop=proj_drop, **attn_kwargs
         )
