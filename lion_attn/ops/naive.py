@@ -364,7 +364,7 @@ def naive_scans(
     q: Tensor,
     k: Tensor,
     v: Tensor,
-    gs: Sequence[Tensor],
+    gs: Sequence[Tensor | None],
     orders: Sequence[Tensor],
     *,
     mode: str = "parallel",
@@ -386,8 +386,8 @@ def naive_scans(
         q: [B, T, H, K] feature-mapped queries in raster order.
         k: [B, T, H, K] feature-mapped keys.
         v: [B, T, H, V] values.
-        gs: one [B or 1, T, H] tensor of log-decays per order, in its scan order (entry ``s`` is the decay of the
-            token visited at step ``s``).
+        gs: one [B or 1, T, H] tensor of log-decays per order (None: no decay), in its scan order (entry ``s`` is
+            the decay of the token visited at step ``s``).
         orders: one [T] permutation per order: entry ``s`` is the raster index visited at step ``s``.
         mode: ``"parallel" | "chunk" | "recurrent"``.
         scale, normalize, eps, chunk_size: as :func:`naive_parallel`.
@@ -424,6 +424,8 @@ def naive_scans(
             # 1. The scan with the pads removed: its steps visit these tokens (raster -> real positions).
             steps = keep[b, order].nonzero().flatten()
             visit = rank[order[steps]].to(q64.device)  # [n] position among the real tokens of each step
+            if g is None:  # no decay (LION-LIT): lambda = 1
+                g = q64.new_zeros(1, length, heads)
             row = b if g.shape[0] > 1 else 0  # a [1, T, H] decay serves every row
             g_scan = g[row : row + 1, steps.to(g.device)].to(F64)  # [1, n, H], scan order
             if mode == "parallel":
