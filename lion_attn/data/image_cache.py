@@ -72,8 +72,13 @@ class CachedImages(Dataset):
         meta = json.loads((self.folder / "meta.json").read_text())
         self.class_names: list[str] = meta["class_names"]
         self.skipped_files = [Path(p) for p in meta["skipped"]]
-        self.images = np.load(self.folder / "images.npy", mmap_mode="r")
+        self.images: np.ndarray | None = np.load(self.folder / "images.npy", mmap_mode="r")
         self.targets: list[int] = np.load(self.folder / "labels.npy").tolist()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Loader workers started by "spawn" receive this object pickled: send the path, not the mapped pixels
+        # (a memory map pickles as a full copy); each worker maps the file again on first use.
+        return {**self.__dict__, "images": None}
 
     @property
     def num_classes(self) -> int:
@@ -87,6 +92,8 @@ class CachedImages(Dataset):
         return len(self.targets)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        if self.images is None:
+            self.images = np.load(self.folder / "images.npy", mmap_mode="r")
         return torch.from_numpy(np.array(self.images[index])), self.targets[index]
 
 

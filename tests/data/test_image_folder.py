@@ -236,3 +236,16 @@ def test_interrupted_cache_build_leaves_nothing(tree, tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         image_cache.cached_image_folder(lazy, tmp_path / "cache")
     assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_cache_pickles_without_its_pixels(tree, tmp_path):
+    import pickle
+
+    from lion_attn.data import image_cache
+
+    lazy = ImageFolder(tree, image_size=9, channels=3, lazy=True, output="uint8")
+    cached = image_cache.cached_image_folder(lazy, tmp_path / "cache")
+    blob = pickle.dumps(cached)
+    assert len(blob) < 9 * 9 * 3 * len(cached)  # the path travels, not the images
+    copy = pickle.loads(blob)
+    assert all(torch.equal(copy[i][0], cached[i][0]) for i in range(len(cached)))
