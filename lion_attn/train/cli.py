@@ -312,6 +312,10 @@ def cmd_eval(ns: argparse.Namespace) -> int:
         device=ns.device,
     )
     print(format_table(report))
+    for mode, res in report["modes"].items():
+        # Tasks with several official metrics (GLUE's f1 + accuracy, MNLI matched/mismatched): all of them.
+        if len(res["metrics"]) > 2:
+            print(f"{mode}: " + ", ".join(f"{k} {v:.4f}" for k, v in res["metrics"].items()))
     print(f"results: {report['json']}")
     if ns.glue_predictions:
         from lion_attn.train.tasks.glue import write_test_predictions

@@ -106,6 +106,8 @@ def test_glue_eval_forms_and_prediction_files(tmp_path, capsys):
     preds = tmp_path / "preds"
     argv = ["eval", "--checkpoint", str(out), "--in-process", "--glue-predictions", str(preds)]
     assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "recurrent: accuracy_matched" in printed and "accuracy_mismatched" in printed
     report = json.loads((out / "checkpoints" / "best" / "eval.json").read_text())
     for mode in ("parallel", "chunk", "recurrent"):
         metrics = report["modes"][mode]["metrics"]
