@@ -206,3 +206,18 @@ def test_austen_pairs_in_glue_layout(tmp_path, capsys):
     assert len(read_glue_split("mrpc", out / "test.tsv", labelled=False).examples) == 6
     dev_passages = {t for ex in read_glue_split("mrpc", out / "dev.tsv").examples for t in (ex.text_a, ex.text_b)}
     assert not dev_passages & {t for ex in train.examples for t in (ex.text_a, ex.text_b)}
+
+
+def test_glue_with_a_users_vocab_file(tmp_path):
+    from glue_fixtures import WORDS
+
+    folder = write_task(tmp_path / "glue", "sst2")
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(set(WORDS)), '"']) + "\n")
+    out = tmp_path / "run"
+    assert main(["train", "glue", "--task", "sst2", "--data", str(folder), "--tokenizer", str(vocab), *TINY,
+                 "--out", str(out)]) == 0  # fmt: skip
+    saved = json.loads((out / "checkpoints" / "last" / "tokenizer.json").read_text())["model"]["vocab"]
+    assert saved == {tok: i for i, tok in enumerate(vocab.read_text().split())}
+    config = json.loads((out / "checkpoints" / "last" / "config.json").read_text())
+    assert config["vocab_size"] == len(saved)
