@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -80,3 +82,52 @@ def test_dual_flag_selects_class(lra_config):
 def test_bad_config_raises(fields, match, lra_config):
     with pytest.raises(ValueError, match=match):
         lra_config(**fields)
+
+
+def test_timescale_decays_formula():
+    from lion_attn.layers.decays import timescale_decays
+
+    # Timescales 1, 10, 100, 1000 tokens for 4 heads up to 1000: decays exp(-1 / tau).
+    expected = torch.tensor([math.exp(-1.0), math.exp(-0.1), math.exp(-0.01), math.exp(-0.001)], dtype=torch.float64)
+    assert torch.allclose(timescale_decays(4, 1000.0), expected, rtol=1e-12, atol=0)
+    assert torch.allclose(timescale_decays(1, 50.0), torch.tensor([math.exp(-1 / 50)], dtype=torch.float64))
+    with pytest.raises(ValueError, match="max_timescale"):
+        timescale_decays(2, 0.5)
+
+
+@pytest.mark.parametrize("variant", ["d", "s"])
+def test_timescale_init_spans_the_sequence(variant, lra_config):
+    """Each layer's decays start at exp(-1 / tau_h), tau_h log-uniform from 1 to max_len."""
+    torch.manual_seed(0)
+    heads, max_len = 4, 512
+    config = lra_config(variant=variant, decay_init="timescale", num_heads=heads, embed_dim=16, max_len=max_len)
+    model = LionLRAClassifier(config)
+    taus = torch.tensor([max_len ** (h / (heads - 1)) for h in range(heads)], dtype=torch.float64)
+    expected = torch.exp(-1.0 / taus)
+    for block in model.encoder.encoder.blocks:
+        decay = block.attn.decay
+        logits = decay.a if variant == "d" else decay.bias
+        assert torch.allclose(torch.sigmoid(logits.double()), expected, rtol=1e-6, atol=0)
+    # The longest head keeps exp(-1) of a token max_len tokens away: it spans the whole sequence.
+    assert expected[-1] ** max_len == pytest.approx(math.exp(-1.0), rel=1e-6)
+
+
+def test_lra_presets():
+    from lion_attn.models import get_model_config, list_models
+
+    names = list_models("lion_*_lra_*")
+    assert {"lion_s_lra_pathx", "lion_d_lra_pathx", "lion_lit_lra_pathx", "lion_s_lra_pathfinder"} <= set(names)
+    assert "softmax_lra_pathx" in list_models("softmax_lra_*")
+    for name in names:
+        assert get_model_config(name).attention.decay_init == "timescale"
+        assert get_model_config(name).pooling == "mean"
+    sizes = {t: get_model_config(f"lion_s_lra_{t}") for t in ("listops", "text", "retrieval", "image", "pathfinder")}
+    assert {t: c.max_len for t, c in sizes.items()} == {
+        "listops": 2048,
+        "text": 4096,
+        "retrieval": 4096,
+        "image": 1024,
+        "pathfinder": 1024,
+    }
+    assert get_model_config("lion_s_lra_pathx").max_len == 16384
+    assert get_model_config("lion_s_lra_retrieval").dual
