@@ -288,3 +288,16 @@ def test_mlm_shards_under_torchrun(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     s = json.loads((tmp_path / "ddp" / "summary.json").read_text())
     assert s["steps"] == 4 and s["status"] == "completed"
+
+
+def test_lion_data_without_subcommand_still_prepares_the_default_sets(monkeypatch, tmp_path, capsys):
+    import lion_attn.data as data
+    from lion_attn.train.cli import main
+
+    calls = []
+    monkeypatch.setattr(data, "prepare", lambda dest, what, force: calls.append((dest, what, force)) or {"ok": 1})
+    assert main(["data", "--dest", str(tmp_path), "--what", "austen"]) == 0
+    assert calls == [(str(tmp_path), ["austen"], False)]
+    assert main(["data"]) == 0 and calls[-1][1] == list(data.DATASETS)
+    assert main(["data", "tokenize", "--text", str(tmp_path / "none.txt"), "--out", str(tmp_path / "o")]) == 2
+    assert "does not exist" in capsys.readouterr().err
