@@ -27,12 +27,12 @@ import torch
 from torch import Tensor
 
 from lion_attn.layers import LionAttention
+from lion_attn.ops import MODES as FORMS
 from lion_attn.ops import lion_attention
 
 log = logging.getLogger("benchmarks.saved_bytes")
 
 BATCH, LENGTH, HEADS, HEAD_DIM, GRID = 64, 197, 12, 64, (14, 14)
-FORMS = ("parallel", "chunk", "recurrent")
 # (label, variant, two_scan)
 LAYERS = (
     ("LIT", "lit", False),

@@ -7,11 +7,12 @@ import pytest
 import torch
 
 from lion_attn.layers import LionAttention, get_feature_map, snake_orders
+from lion_attn.ops import MODES
 
 from .dense_reference import assert_rel, lion_layer_reference, snake, two_scan_reference
 
 VARIANTS = ("lit", "d", "s")
-MODES = ("parallel", "chunk", "recurrent")
+
 TOL = {torch.float64: 1e-9, torch.float32: 1e-4}
 
 
