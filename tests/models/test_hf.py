@@ -232,3 +232,24 @@ def test_transformers_trainer_fine_tunes_an_mlm_checkpoint(cli_mlm, tmp_path):
     assert not torch.equal(model.classifier.weight.detach(), before)
     trainer.save_model(str(tmp_path / "ft"))
     assert isinstance(load_pretrained(tmp_path / "ft"), LionForSequenceClassification)
+
+
+def test_auto_config_reads_a_checkpoint_with_flat_attention_fields():
+    # config.json as written before the nested attention config: lion_variant, attn_mode, ... at the top level.
+    from pathlib import Path
+
+    legacy = Path(__file__).parent / "fixtures" / "legacy_bert"
+    config = transformers.AutoConfig.from_pretrained(legacy)
+    lion = hf.to_lion_config(config)
+    assert lion.attention == LionAttentionConfig(
+        variant="d", mode="chunk", chunk_size=3, decay_init="long", qkv_bias=False, eps=1e-5
+    )
+    assert (lion.hidden_size, lion.vocab_size) == (8, 30)
+
+
+def test_wrapper_set_attn_mode_is_saved_in_the_nested_config(mlm_dir, tmp_path):
+    path, _ = mlm_dir
+    wrapper = transformers.AutoModelForMaskedLM.from_pretrained(path)
+    wrapper.set_attn_mode("recurrent")
+    assert wrapper.config.attention["mode"] == "recurrent"
+    assert hf.to_lion_config(wrapper.config).attention.mode == "recurrent"
