@@ -210,19 +210,19 @@ class LionAttention(nn.Module):
         """
         self.mode = check_mode(mode)
 
+    def _op_options(self, attention_mask: Tensor | None) -> dict[str, Any]:
+        """The op's keywords this layer sets (the mask was checked in forward, so the op need not read it back)."""
+        return {
+            "mode": self.mode,
+            "scale": self.scale,
+            "eps": self.eps,
+            "attention_mask": attention_mask,
+            "chunk_size": self.chunk_size,
+            "validate": False,
+        }
+
     def _op(self, q: Tensor, k: Tensor, v: Tensor, attention_mask: Tensor | None, **kwargs: Any) -> Tensor:
-        return lion_attention(
-            q,
-            k,
-            v,
-            mode=self.mode,
-            scale=self.scale,
-            eps=self.eps,
-            attention_mask=attention_mask,
-            chunk_size=self.chunk_size,
-            validate=False,
-            **kwargs,
-        )
+        return lion_attention(q, k, v, **self._op_options(attention_mask), **kwargs)
 
     def forward(
         self, x: Tensor, attention_mask: Tensor | None = None, attn_mask: Tensor | None = None, is_causal: bool = False
@@ -290,19 +290,8 @@ class LionAttention(nn.Module):
                 gs.append(scan["g_gamma"].view(1, 1, heads).expand(1, length, heads))
             else:
                 gs.append(scan.get("g"))  # None without decay (LIT)
-        return lion_attention_scans(
-            q,
-            k,
-            v,
-            gs,
-            [self._perm_row, self._perm_col],
-            mode=self.mode,
-            scale=self.scale,
-            eps=self.eps,
-            attention_mask=attention_mask,
-            chunk_size=self.chunk_size,
-            validate=False,
-        )
+        orders = [self._perm_row, self._perm_col]
+        return lion_attention_scans(q, k, v, gs, orders, **self._op_options(attention_mask))
 
     def extra_repr(self) -> str:
         parts = [
