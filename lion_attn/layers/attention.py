@@ -114,6 +114,8 @@ class LionAttention(nn.Module):
     # Declared for the type checker: set through register_module / register_buffer in __init__.
     decay: nn.Module | None
     decay_col: nn.Module | None
+    # A plain function from the registry, or a module with parameters of its own (a learned map).
+    feature_map: FeatureMap
     _perm_row: Tensor
     _perm_col: Tensor
     _inv_row: Tensor
