@@ -63,13 +63,17 @@ class BudgetPlanner:
         if self._ref is None:
             # The first step of an invocation pays for start-up (allocations, worker processes): measure after it.
             self._ref = (run.step, minutes)
-            if run.seconds_per_step <= 0:
-                return
-        else:
+        elif run.step > self._ref[0]:
             ref_step, ref_min = self._ref
-            run.seconds_per_step = (minutes - ref_min) * 60.0 / max(1, run.step - ref_step)
+            run.seconds_per_step = (minutes - ref_min) * 60.0 / (run.step - ref_step)
         left_s = (self.budget_min - minutes - reserve_min) * 60.0
-        steps_left = max(0, math.floor(left_s / max(run.seconds_per_step, 1e-9)))
+        if left_s <= 0:
+            # Time is up (start-up alone can take it on a busy machine): the schedule ends at this step.
+            run.total_steps = run.step
+            return
+        if run.seconds_per_step <= 0:
+            return
+        steps_left = math.floor(left_s / run.seconds_per_step)
         total = run.step + steps_left
         # The provisional plan's warm-up is replaced by the first real plan's; later ones only while it lasts.
         if run.step < run.warmup_steps or not planned_before:
@@ -86,4 +90,19 @@ class BudgetPlanner:
             )
 
 
-__all__ = ["PROVISIONAL_STEPS", "BudgetPlanner"]
+def estimate_eval_minutes(samples: int, batch_size: int, seconds_per_step: float, models: int = 1) -> float:
+    """Minutes an evaluation of ``samples`` should take before one was timed.
+
+    A forward pass costs about a third of a training step (forward and backward) per sample.
+
+    Args:
+        samples: Evaluation samples.
+        batch_size: Training batch size (the one ``seconds_per_step`` was measured with).
+        seconds_per_step: Measured time of one training step.
+        models: Models evaluated (2 with an EMA).
+    """
+    batches = samples / max(1, batch_size)
+    return models * batches * seconds_per_step / 3 / 60.0
+
+
+__all__ = ["PROVISIONAL_STEPS", "BudgetPlanner", "estimate_eval_minutes"]

@@ -29,7 +29,7 @@ from torch import nn
 from torch.utils.data import Dataset, Subset
 
 from lion_attn.train import checkpoint as ckpt
-from lion_attn.train.budget import BudgetPlanner
+from lion_attn.train.budget import BudgetPlanner, estimate_eval_minutes
 from lion_attn.train.config import TrainConfig
 from lion_attn.train.distributed import DistInfo, all_reduce_sums, any_rank, barrier, max_over_ranks
 from lion_attn.train.ema import EMA_DIR, WeightEMA
@@ -158,17 +158,11 @@ class Trainer:
         n_params = sum(p.numel() for p in self.model.parameters())
         logger.info("%s; model %s (%.2fM parameters)", self.task.describe(), cfg.model, n_params / 1e6)
         planned = f"steps planned to fill {cfg.max_minutes:g} min" if self.planner else f"{run.total_steps} steps"
+        where = f"{self.dist.world_size} process(es) on {self.dist.device}"
+        ema = f", EMA {cfg.ema_decay:g}" if self.ema else ""
         logger.info(
-            "%s (%d per epoch), global batch %d over %d process(es) on %s, warm-up %d, lr %g, %s form%s",
-            planned,
-            self.steps_per_epoch,
-            cfg.batch_size,
-            self.dist.world_size,
-            self.dist.device,
-            run.warmup_steps,
-            cfg.lr,
-            cfg.attn_mode,
-            f", EMA {cfg.ema_decay:g}" if self.ema else "",
+            f"{planned} ({self.steps_per_epoch} per epoch), global batch {cfg.batch_size} over {where}, "
+            f"warm-up {run.warmup_steps}, lr {cfg.lr:g}, {cfg.attn_mode} form{ema}"
         )
 
     # Steps ----------------------------------------------------------------------------------------------
@@ -202,8 +196,7 @@ class Trainer:
             self.ema.update(self.model)
         run.step += 1
         run.batch_in_epoch += 1
-        if self.planner is not None:
-            self.planner.observe(run, max_over_ranks(self.minutes(), self.dist.device), self._reserve_min())
+        self._replan()
         self._set_lr()
         loss_value = float(loss.detach())
         if self.dist.enabled:
@@ -238,6 +231,9 @@ class Trainer:
                     run.epoch, run.batch_in_epoch = run.epoch + 1, 0
                 if self._eval_due(epoch_done):
                     self._evaluate_and_save()
+                    # The evaluation took time from the budget: fit the rest of the schedule to what is left.
+                    self._replan()
+                    self._set_lr()
                 status = self._should_stop()
                 if status is not None:
                     return status
@@ -304,14 +300,20 @@ class Trainer:
         barrier()
         self._eval_min = (time.monotonic() - started) / 60.0
 
+    def _replan(self) -> None:
+        """Fit a time-planned schedule to the time left (every process gets the same plan)."""
+        if self.planner is not None:
+            # Every input of the plan is agreed, or the processes would end at different steps.
+            minutes = max_over_ranks(self.minutes(), self.dist.device)
+            self.planner.observe(self.run, minutes, max_over_ranks(self._reserve_min(), self.dist.device))
+
     def _reserve_min(self) -> float:
         """Minutes a time-planned schedule keeps back for its final evaluation and save."""
         if self._eval_min is not None:
             return self._eval_min
-        # No evaluation yet: a forward pass costs about a third of a training step per sample.
-        batches = len(self.task.eval_dataset) / max(1, self.config.eval_batch_size or 2 * self.config.batch_size)
         models = 2 if self.ema is not None else 1
-        return models * 2 * batches * self.run.seconds_per_step / 3 / 60.0
+        samples, batch = len(self.task.eval_dataset), self.config.batch_size
+        return estimate_eval_minutes(samples, batch, self.run.seconds_per_step, models)
 
     def _save(self, name: str) -> None:
         """Write the model and the trainer state (run state, optimiser, RNGs, config) to ``checkpoints/<name>``."""

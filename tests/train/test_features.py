@@ -258,3 +258,21 @@ def test_eval_table_shows_device_memory_when_measured():
     cpu = format_table({**report, "modes": {"parallel": {**row, "device_peak_mb": None}}})
     gpu = format_table({**report, "modes": {"parallel": {**row, "device_peak_mb": 1234.5}}})
     assert "device MB" not in cpu and "device MB" in gpu and "1234.5" in gpu
+
+
+def test_two_process_budget_run_plans_alike_and_ends(tmp_path):
+    """Every rank must agree on the plan and the stop, or the processes deadlock in a collective."""
+    import os
+    import subprocess
+
+    config = cfg(tmp_path / "ddp", epochs=0, max_minutes=0.15, eval_every="epoch", ema_decay=0.9).to_dict()
+    spec = {"config": config, "task": {"sleep": 0.02}}
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env["OMP_NUM_THREADS"] = "1"
+    toy = Path(__file__).parent / "toy.py"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(toy)]
+    proc = subprocess.run([*cmd, json.dumps(spec)], capture_output=True, text=True, timeout=180, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    s = json.loads((tmp_path / "ddp" / "summary.json").read_text())
+    assert s["status"] == "completed" and s["steps"] == s["total_steps"] >= 1
+    assert s["final_lr"] == pytest.approx(config["min_lr"])
