@@ -244,7 +244,7 @@ def _cli_env() -> dict[str, str]:
 MLM_TINY = [
     *("--model-arg", "num_hidden_layers=1", "--model-arg", "hidden_size=32"),
     *("--model-arg", "num_attention_heads=2", "--model-arg", "intermediate_size=64"),
-    *("--seq-len", "16", "--batch-size", "8", "--val-limit", "16", "--no-progress", "--no-bf16"),
+    *("--seq-len", "16", "--batch-size", "8", "--val-limit", "16", "--no-progress"),
 ]
 
 
@@ -264,7 +264,8 @@ def test_cli_tokenize_then_mlm_streams_shards_and_resumes_exactly(tmp_path):
     s = json.loads((tmp_path / "full" / "summary.json").read_text())
     assert s["metric"] == "mlm_accuracy" and set(s["final_metrics"]) == {"mlm_accuracy", "loss"}
     config = json.loads((tmp_path / "full" / "config.json").read_text())
-    assert (config["schedule"], config["task_args"]["mask_prob"], config["task_args"]["seq_len"]) == ("linear", 0.3, 16)
+    recipe = (config["schedule"], config["bf16"], config["task_args"]["mask_prob"], config["task_args"]["seq_len"])
+    assert recipe == ("linear", True, 0.3, 16)
     assert main([*base, "--stop-after", "3", "--out", str(tmp_path / "split")]) == 0
     assert main([*base, "--resume", str(tmp_path / "split")]) == 0
     a = load_file(str(tmp_path / "full" / "checkpoints" / "last" / "model.safetensors"))
