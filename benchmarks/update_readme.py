@@ -93,7 +93,7 @@ def build(forms_md: str, models_md: str) -> list[str]:
         "",
     ]
     out += [
-        "The issue's targets, as ratios from the same run (`benchmarks/results/forms.md` has every table: forward and",
+        "The op's targets, as ratios from the same run (`benchmarks/results/forms.md` has every table: forward and",
         "backward times, peak and per-case memory, GFLOP/s; `forms.png` plots time and memory against T):",
         "",
         *_table(_section(forms, "Targets")),

@@ -3,13 +3,13 @@
 LION (Afzal et al., "Linear Attention for Efficient Bidirectional Sequence Modeling", NeurIPS 2025,
 arXiv 2502.16249) is bidirectional linear attention with a symmetric decay mask, computable in three
 equal forms (``"parallel"``, ``"chunk"``, ``"recurrent"``). This layer holds the parameters; the maths
-lives in :func:`lion_attn.ops.lion_attention`. Variants (spec section 3): ``"lit"`` (no decay,
+lives in :func:`lion_attn.ops.lion_attention`. Variants (docs/maths.md, "Variants"): ``"lit"`` (no decay,
 ``elu + 1``), ``"d"`` (one decay per head), ``"s"`` (one decay per token and head); the last two use
 ``silu + 0.5`` with an L2 normalisation.
 
-For images, ``two_scan=True`` gives the two-scan ("natural") variant (spec section 7): the patch grid is
-read in a row-major snake and in a column-major snake, each with its own decay parameters; the
-numerators and denominators of the two scans are added in raster order before dividing. The op
+For images, ``two_scan=True`` gives the two-scan ("natural") variant (docs/maths.md, "The two-scan image
+variant"): the patch grid is read in a row-major snake and in a column-major snake, each with its own decay
+parameters; the numerators and denominators of the two scans are added in raster order before dividing. The op
 :func:`lion_attn.ops.lion_attention_scans` computes it in all three forms; the layer only chooses the form.
 
 The layer's log-decays come from ``logsigmoid`` (finite, <= 0), so it calls the op with ``validate=False``:

@@ -1,4 +1,4 @@
-"""Decay parametrisations of LION (spec section 3): learnable log-decays for LION-D and LION-S.
+"""Decay parametrisations of LION (docs/maths.md, "Variants"): learnable log-decays for LION-D and LION-S.
 
 LION (Afzal et al., NeurIPS 2025, arXiv 2502.16249) weights attention by a symmetric mask built from
 per-position decays ``lambda in (0, 1]``. This module turns parameters into *log*-decays ``g <= 0``:

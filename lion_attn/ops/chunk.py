@@ -1,4 +1,4 @@
-"""The state-passing chunkwise form of LION (spec section 5).
+"""The state-passing chunkwise form of LION (docs/maths.md, "The chunkwise form").
 
 The sequence is cut into chunks of ``C`` tokens. Inside a chunk, the section-2 mask is applied to a small
 ``C x C`` block. Across chunks, two ``[K, D]`` states carry everything earlier (forward sweep) and everything

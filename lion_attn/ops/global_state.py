@@ -1,4 +1,6 @@
-"""LION-LIT's closed form: without decay, every form collapses to one global state (spec section 5).
+"""LION-LIT's closed form: without decay, every form collapses to one global state.
+
+docs/maths.md, "LION-LIT: one global state".
 
 ``y_i = scale * q_i^T (K^T V) / (scale * q_i^T sum_j k_j + eps)``: time O(T K V), memory O(K V) per head, the
 same numbers as the parallel, chunkwise and recurrent forms with a decay of 1. Packed segments each get their

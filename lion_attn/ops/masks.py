@@ -1,4 +1,4 @@
-"""The bidirectional decay mask of LION (spec section 2), in log space.
+"""The bidirectional decay mask of LION (docs/maths.md, "The decay mask"), in log space.
 
 ``M[i, j] = prod_{l = min(i,j)+1 .. max(i,j)} lambda_l``. With ``c`` the inclusive prefix sum of the log-decays,
 ``log M[i, j] = c[max(i,j)] - c[min(i,j)]``: a stable segment sum whose every value is <= 0, so ``exp`` never

@@ -1,4 +1,4 @@
-"""The bidirectional RNN form of LION (spec section 4).
+"""The bidirectional RNN form of LION (docs/maths.md, "The recurrent form").
 
 Two scans over the tokens, each carrying one ``[K, D]`` state per head:
 
@@ -6,7 +6,7 @@ Two scans over the tokens, each carrying one ``[K, D]`` state per head:
     backward, i = T-1 .. 0:  S_B = lambda_{i+1} S_B;             out_i += q_i^T S_B;  S_B += k_i v_i^T
 
 The forward state includes token i and the backward one is read before token i is added, so the diagonal term
-is counted exactly once; that equals the spec's "two inclusive states minus the diagonal" without computing the
+is counted exactly once; that equals "two inclusive states minus the diagonal" in docs/maths.md without computing the
 diagonal at all. Only the ``[B, T, H, D]`` output buffer and the two states are alive: no ``T x T`` anything.
 
 Precision: everything runs in the accumulation dtype (the dtype of ``g``: float32, or float64), also for bfloat16

@@ -1,5 +1,6 @@
 """LionAttention: the three forms agree for every variant, match a literal reference, honour padding, and the
-two-scan image variant (spec section 7) works in every form. The mode never touches the parameters."""
+two-scan image variant (docs/maths.md, "The two-scan image variant") works in every form. The mode never touches
+the parameters."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Decay parametrisations (spec section 3): registry, initialisations, fp32 log-decays under bf16 autocast,
+"""Decay parametrisations (docs/maths.md, "Variants"): registry, initialisations, fp32 log-decays under bf16 autocast,
 and gradients that reach the decay parameters (the official code detaches them)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Feature maps (spec section 3): positivity, the LION-D/S normalisation, and the name registry."""
+"""Feature maps (docs/maths.md, "Variants"): positivity, the LION-D/S normalisation, and the name registry."""
 
 from __future__ import annotations
 

@@ -201,7 +201,8 @@ def test_hard_resets_minus_inf_log_decay(form: str, chunk: int | None, dname: st
 
 @pytest.mark.parametrize(("form", "chunk"), HARD_RESET_FORMS, ids=lambda x: str(x))
 def test_per_head_minus_inf_is_exact_or_rejected(form: str, chunk: int | None) -> None:
-    # lambda = 0 in one head only lies outside the spec's (0, 1]: the op may refuse it, naming g, or get it right.
+    # lambda = 0 in one head only lies outside the documented (0, 1] (docs/maths.md): the op may refuse it, naming
+    # g, or get it right.
     case, ref_out, ref_grads = _hard_reset_case(17, per_head=True)
     try:
         out, grads = run(form_fn(form), case, torch.float64, **_kwargs(chunk))
@@ -309,7 +310,8 @@ def test_gradient_when_only_some_inputs_require_it(form: str, chunk: int | None,
 @pytest.mark.parametrize(("form", "chunk"), FORM_CHUNKS_SMALL, ids=lambda x: str(x))
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_ones_column_gives_numerator_and_denominator(form: str, chunk: int | None, variant: str) -> None:
-    # The documented way to get both halves (spec section 7): append ones to v and pass normalize=False.
+    # The documented way to get both halves (docs/maths.md, "The two-scan image variant"): append ones to v and
+    # pass normalize=False.
     from .reference import ref_lion
 
     case = make_case(variant, 27, seed=23)

@@ -1,4 +1,5 @@
-"""Padding masks and packed sequences (spec section 6): a padded or packed sequence gives what it gives alone.
+"""Padding masks and packed sequences (docs/maths.md, "Padding, packing and resets"): a padded or packed sequence
+gives what it gives alone.
 
 Pads carry garbage queries, keys, values and strong log-decays, so an op that forgets to zero a padded key or to
 reset a padded log-decay to 0 is caught.

@@ -1,7 +1,7 @@
 """Several scan orders in one full-attention pass (``parallel_lion_scans``) against the literal reference.
 
 The reference runs the literal float64 LION once per order, on q, k, v permuted into that order, permutes the
-un-normalised sums back, adds them and divides: spec section 7 word for word.
+un-normalised sums back, adds them and divides: docs/maths.md ("The two-scan image variant") word for word.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""End-to-end ``lion`` runs at tiny sizes, eval across forms, and the bad-input cases of issue 4."""
+"""End-to-end ``lion`` runs at tiny sizes, eval across forms, and the bad-input cases of the command line."""
 
 from __future__ import annotations
 
