@@ -94,10 +94,7 @@ def _recurrent_sums(q: Tensor, k: Tensor, v: Tensor, g: Tensor, scale: float) ->
         return q.new_zeros(batch, 0, heads, dim_v), q.new_zeros(batch, 0, heads)
     lam = torch.exp(g)  # [B, T, H]
     # Per-token partial outputs, filled in scan order below.
-    num_f: list[Tensor] = [q.new_empty(0)] * length
-    den_f: list[Tensor] = [q.new_empty(0)] * length
-    num_b: list[Tensor] = [q.new_empty(0)] * length
-    den_b: list[Tensor] = [q.new_empty(0)] * length
+    num_f, den_f, num_b, den_b = ([q.new_empty(0)] * length for _ in range(4))
 
     # 1. Forward scan, i = 0 .. T-1:  S_F = lambda_i S_F + k_i v_i^T,  z_F = lambda_i z_F + k_i.
     s_f = q.new_zeros(batch, heads, dim_k, dim_v)  # [B, H, K, V]
