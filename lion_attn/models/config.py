@@ -110,6 +110,7 @@ class ModelConfig(metaclass=_AcceptsLegacyFields):
     def __setattr__(self, name: str, value: Any) -> None:
         field = LEGACY_ATTENTION_FIELDS.get(name)
         if field is not None and "attention" in self.__dict__:
-            setattr(self.attention, field, value)
+            # Through replace, so the new value is validated like any other.
+            self.attention = self.attention.replace(**{field: value})
         else:
             super().__setattr__(name, value)

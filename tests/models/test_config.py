@@ -68,6 +68,8 @@ def test_flat_names_read_and_write_the_nested_attention():
     assert (config.lion_variant, config.variant, config.attn_mode) == ("d", "d", "parallel")
     config.attn_mode = "recurrent"
     assert config.attention.mode == "recurrent"
+    with pytest.raises(ValueError, match="mode"):
+        config.attn_mode = "sideways"
     with pytest.raises(AttributeError, match="no_such_field"):
         _ = config.no_such_field
 
