@@ -1,0 +1,224 @@
+"""What each tier trains: one ``Run`` per (comparison, model, seed), every model of a comparison with the same data,
+step budget, seeds and size.
+
+Budgets are fixed step counts, not minutes: the paper compares models after the same number of epochs, and a
+time budget would hand the faster model more updates. Each run also gets a generous ``--max-minutes`` cap so a
+pathological run cannot eat the tier's time; a run stopped by that cap is reported as such.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+TIERS = ("smoke", "small", "full")
+PARTS = ("vision", "language", "lra")
+
+VISION_MODELS = {
+    "softmax": "softmax_vit_{size}",
+    "LIT": "lion_lit_vit_{size}",
+    "D": "lion_d_vit_{size}",
+    "S": "lion_s_vit_{size}",
+    "D two-scan": "lion_dnat_vit_{size}",
+    "S two-scan": "lion_snat_vit_{size}",
+}
+LANGUAGE_MODELS = {"softmax": "softmax_bert_{size}", "LIT": "lion_lit_bert_{size}", "D": "lion_d_bert_{size}"}
+LANGUAGE_MODELS["S"] = "lion_s_bert_{size}"
+LRA_MODELS = {"softmax": "softmax_lra_{task}", "LIT": "lion_lit_lra_{task}", "D": "lion_d_lra_{task}"}
+LRA_MODELS["S"] = "lion_s_lra_{task}"
+# The long-memory decay initialisation the paper uses for LRA (decays near 1 spread over the heads).
+LONG_MEMORY_INIT = "long"
+
+
+@dataclass(frozen=True)
+class TierSpec:
+    """Sizes and budgets of one tier."""
+
+    seeds: tuple[int, ...]
+    vision_size: str
+    vision_steps: int
+    vision_train_limit: int
+    language_size: str
+    mlm_steps: int
+    glue_steps: int
+    glue_examples: int
+    lra_seeds: tuple[int, ...]
+    lra_steps: dict[str, int]
+    lra_tasks: tuple[str, ...]
+    lra_args: dict[str, list[str]]
+    cap_minutes: float
+    expected_minutes: float
+    probe_args: list[str] = field(default_factory=list)
+
+
+TIER_SPECS: dict[str, TierSpec] = {
+    "smoke": TierSpec(
+        seeds=(0, 1),
+        vision_size="mini_patch7_28",
+        vision_steps=6,
+        vision_train_limit=256,
+        language_size="tiny",
+        mlm_steps=6,
+        glue_steps=6,
+        glue_examples=128,
+        lra_seeds=(0,),
+        lra_steps={"listops": 4, "text": 4, "image": 4, "pathfinder": 4},
+        lra_tasks=("listops", "text", "image", "pathfinder"),
+        lra_args={
+            "listops": ["--num-train", "64", "--num-eval", "32", "--min-length", "32", "--max-length", "64"],
+            "text": ["--max-length", "256"],
+            "image": ["--train-limit", "64", "--val-limit", "32"],
+            "pathfinder": ["--resolution", "32", "--num-train", "64", "--num-eval", "32"],
+        },
+        cap_minutes=2.0,
+        expected_minutes=8.0,
+        probe_args=["--quick"],
+    ),
+    "small": TierSpec(
+        seeds=(0, 1, 2),
+        vision_size="mini_patch7_28",
+        vision_steps=400,
+        vision_train_limit=0,
+        language_size="mini",
+        mlm_steps=500,
+        glue_steps=200,
+        glue_examples=2000,
+        lra_seeds=(0,),
+        lra_steps={"listops": 300, "text": 200, "image": 300, "pathfinder": 600},
+        lra_tasks=("listops", "text", "image", "pathfinder"),
+        lra_args={
+            "listops": ["--num-train", "4000", "--num-eval", "500"],
+            "text": ["--max-length", "1024"],
+            "image": ["--train-limit", "10000", "--val-limit", "2000"],
+            "pathfinder": ["--resolution", "32", "--num-train", "8000", "--num-eval", "1000"],
+        },
+        cap_minutes=8.0,
+        expected_minutes=85.0,
+        probe_args=["--repeats", "3"],
+    ),
+    "full": TierSpec(
+        seeds=(0, 1, 2),
+        vision_size="mini_patch7_28",
+        vision_steps=6000,
+        vision_train_limit=0,
+        language_size="small",
+        mlm_steps=20000,
+        glue_steps=2000,
+        glue_examples=0,
+        lra_seeds=(0, 1, 2),
+        lra_steps={"listops": 5000, "text": 5000, "image": 5000, "pathfinder": 20000, "pathfinder64": 40000},
+        lra_tasks=("listops", "text", "image", "pathfinder", "pathfinder64"),
+        lra_args={
+            "listops": ["--preset", "lra"],
+            "text": ["--max-length", "4096"],
+            "image": [],
+            "pathfinder": ["--resolution", "32"],
+            "pathfinder64": ["--resolution", "64"],
+        },
+        cap_minutes=240.0,
+        # On one modern GPU; on 2 CPU cores expect several days.
+        expected_minutes=16 * 60.0,
+        probe_args=[],
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run.
+
+    Attributes:
+        key: Folder name under ``OUT/runs`` (unique, stable across invocations: it is how resumption finds it).
+        part: ``vision``, ``language`` or ``lra``.
+        comparison: Which models are compared with each other (e.g. ``vision``, ``glue-mrpc``, ``lra-listops``).
+        label: The model's label in tables (``softmax``, ``LIT``, ``S two-scan`` ...).
+        seed: Random seed.
+        argv: ``lion`` arguments after ``lion`` (without ``--out``/``--resume``).
+        after: Key of a run whose checkpoint this one starts from (its ``--init``), or "".
+    """
+
+    key: str
+    part: str
+    comparison: str
+    label: str
+    seed: int
+    argv: tuple[str, ...]
+    after: str = ""
+
+
+def _slug(label: str) -> str:
+    return label.lower().replace(" ", "-")
+
+
+def vision_runs(spec: TierSpec, data_dir: str = "") -> list[Run]:
+    """Softmax ViT and the five LION ViTs on Fashion-MNIST (or ``data_dir``, an image folder), every seed."""
+    runs = []
+    data = ["--data", data_dir] if data_dir else []
+    limit = ["--train-limit", str(spec.vision_train_limit)] if spec.vision_train_limit else []
+    for seed in spec.seeds:
+        for label, pattern in VISION_MODELS.items():
+            model = pattern.format(size=spec.vision_size)
+            argv = ["train", "image", "--model", model, *data, *limit, "--max-steps", str(spec.vision_steps)]
+            argv += ["--seed", str(seed), "--max-minutes", str(spec.cap_minutes)]
+            runs.append(Run(f"vision-{_slug(label)}-s{seed}", "vision", "vision", label, seed, tuple(argv)))
+    return runs
+
+
+def language_runs(spec: TierSpec, glue_dirs: dict[str, str]) -> list[Run]:
+    """MLM pretraining on the offline corpus, then each GLUE-layout task fine-tuned from it, every model and seed.
+
+    Args:
+        spec: The tier.
+        glue_dirs: GLUE task name (the layout its folder follows, e.g. ``sst2``, ``mrpc``) -> folder.
+    """
+    runs = []
+    for seed in spec.seeds:
+        for label, pattern in LANGUAGE_MODELS.items():
+            model = pattern.format(size=spec.language_size)
+            mlm_key = f"mlm-{_slug(label)}-s{seed}"
+            argv = ["train", "mlm", "--model", model, "--max-steps", str(spec.mlm_steps), "--seed", str(seed)]
+            argv += ["--max-minutes", str(spec.cap_minutes)]
+            runs.append(Run(mlm_key, "language", "mlm", label, seed, tuple(argv)))
+            for task, folder in glue_dirs.items():
+                argv = ["train", "glue", "--task", task, "--data", folder, "--max-steps", str(spec.glue_steps)]
+                argv += ["--seed", str(seed), "--max-minutes", str(spec.cap_minutes)]
+                key = f"glue-{task}-{_slug(label)}-s{seed}"
+                runs.append(Run(key, "language", f"glue-{task}", label, seed, tuple(argv), after=mlm_key))
+    return runs
+
+
+def lra_runs(spec: TierSpec) -> list[Run]:
+    """Softmax, LIT, and D / S with the long-memory decay initialisation on each LRA task of the tier."""
+    runs = []
+    for seed in spec.lra_seeds:
+        for task in spec.lra_tasks:
+            lra_task = "pathfinder" if task.startswith("pathfinder") else task
+            for label, pattern in LRA_MODELS.items():
+                argv = ["train", "lra", "--task", lra_task, "--model", pattern.format(task=lra_task)]
+                argv += [*spec.lra_args[task], "--max-steps", str(spec.lra_steps[task]), "--seed", str(seed)]
+                argv += ["--max-minutes", str(spec.cap_minutes)]
+                if label in ("D", "S"):
+                    argv += ["--model-arg", f"decay_init={LONG_MEMORY_INIT}"]
+                runs.append(Run(f"lra-{task}-{_slug(label)}-s{seed}", "lra", f"lra-{task}", label, seed, tuple(argv)))
+    return runs
+
+
+def plan(tier: str, parts: tuple[str, ...] = PARTS, glue_dirs: dict[str, str] | None = None, **kw: Any) -> list[Run]:
+    """Every run of ``tier`` for the selected ``parts``, in execution order."""
+    if tier not in TIER_SPECS:
+        raise ValueError(f"tier must be one of {TIERS}, got {tier!r}")
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        raise ValueError(f"parts must be among {PARTS}, got {unknown}")
+    spec = TIER_SPECS[tier]
+    runs: list[Run] = []
+    if "vision" in parts:
+        runs += vision_runs(spec, kw.get("image_folder", ""))
+    if "language" in parts:
+        runs += language_runs(spec, glue_dirs or {})
+    if "lra" in parts:
+        runs += lra_runs(spec)
+    keys = [r.key for r in runs]
+    if len(set(keys)) != len(keys):
+        raise AssertionError("run keys must be unique")
+    return runs
