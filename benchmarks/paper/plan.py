@@ -154,7 +154,8 @@ def vision_runs(spec: TierSpec, data_dir: str = "") -> list[Run]:
     """Softmax ViT and the five LION ViTs on Fashion-MNIST (or ``data_dir``, an image folder), every seed."""
     runs = []
     data = ["--data", data_dir] if data_dir else []
-    limit = ["--train-limit", str(spec.vision_train_limit)] if spec.vision_train_limit else []
+    limit = ["--train-limit", str(spec.vision_train_limit), "--val-limit", str(spec.vision_train_limit)]
+    limit = limit if spec.vision_train_limit else []
     for seed in spec.seeds:
         for label, pattern in VISION_MODELS.items():
             model = pattern.format(size=spec.vision_size)
