@@ -13,6 +13,7 @@ Both are balanced and deterministic by seed; the dev split draws from passages d
 from __future__ import annotations
 
 import csv
+import json
 import os
 import random
 from pathlib import Path
@@ -91,6 +92,33 @@ def make_rte_layout(out: Path, examples: int, seed: int = 0, texts: dict[str, st
     _write_tsv(out / "dev.tsv", header, [[str(i), *r[:3]] for i, r in enumerate(dev)])
     _write_tsv(out / "test.tsv", ["index", "sentence1", "sentence2"], [[str(i), *r[:2]] for i, r in enumerate(dev)])
     return out
+
+
+def make_lra_text(out: Path, max_bytes: int, seed: int = 0, texts: dict[str, str] | None = None) -> tuple[str, str]:
+    """Byte-level document classification for the LRA Text task: which of two novels a ``max_bytes`` excerpt is from.
+
+    LRA uses IMDb reviews at 4K bytes, which cannot be had offline; this keeps the task's shape (long byte
+    sequences, a binary label). Writes ``out/{train,val}.jsonl`` (fields ``text``, ``label``); returns their paths.
+    """
+    train_path, val_path = out / "train.jsonl", out / "val.jsonl"
+    if val_path.is_file():
+        return str(train_path), str(val_path)
+    texts = texts or load_austen()
+    pair = [slug for slug in ("emma", "persuasion") if slug in texts] or list(texts)[:2]
+    rng = random.Random(seed)
+    docs = []
+    for slug in pair:
+        body = " ".join(_words(texts[slug]))
+        step = max(1, max_bytes // 2)
+        docs += [{"text": body[i : i + max_bytes], "label": slug} for i in range(0, len(body) - max_bytes, step)]
+    rng.shuffle(docs)
+    n_val = max(2, len(docs) // 10)
+    out.mkdir(parents=True, exist_ok=True)
+    for path, rows in ((val_path, docs[:n_val]), (train_path, docs[n_val:])):
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        os.replace(tmp, path)
+    return str(train_path), str(val_path)
 
 
 def make_tasks(root: Path, examples: int, seed: int = 0) -> dict[str, str]:

@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
-from austen_glue import make_tasks  # noqa: E402
+from austen_glue import make_lra_text, make_tasks  # noqa: E402
 from claims import cost_claims, language_claims, lra_claims, vision_claims  # noqa: E402
 from collect import collect_probe, collect_runs  # noqa: E402
 from execute import execute, run_probe  # noqa: E402
@@ -60,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     page = args.page or (REPO / "docs" / "results.md" if args.tier == "small" else out / "results.md")
     spec = TIER_SPECS[args.tier]
     glue_dirs = make_tasks(out / "data", spec.glue_examples) if "language" in parts else {}
-    runs = plan(args.tier, parts, glue_dirs=glue_dirs, image_folder=args.image_folder)
+    text_bytes = 4096 if args.tier == "full" else 2048
+    lra_text = make_lra_text(out / "data" / "lra-text", text_bytes) if "lra" in parts else ("", "")
+    runs = plan(args.tier, parts, glue_dirs=glue_dirs, image_folder=args.image_folder, lra_text=lra_text)
     if args.plan_only:
         for run in runs:
             print(run.key, " ".join(run.argv), f"(init from {run.after})" if run.after else "")
