@@ -65,7 +65,7 @@ def _write(path: Path, rows: list[dict]) -> Path:
 def task_flags(task: str, files: dict[str, Path], args: argparse.Namespace) -> list[str]:
     """The task's data flags."""
     if task == "listops":
-        return ["--num-train", "4000", "--num-eval", "500"]
+        return ["--num-train", "4000", "--num-eval", "300"]
     if task == "text":
         return [
             "--train",
@@ -79,7 +79,7 @@ def task_flags(task: str, files: dict[str, Path], args: argparse.Namespace) -> l
         pairs = ["--train", str(files["pairs_train"]), "--val", str(files["pairs_val"])]
         return [*pairs, "--max-bytes", str(args.max_bytes)]
     if task == "image":
-        return ["--train-limit", "10000", "--val-limit", "1000"]
+        return ["--train-limit", "10000", "--val-limit", "300"]
     return [
         "--resolution",
         "32",
@@ -128,7 +128,9 @@ def main() -> int:
             run_dir = out / f"{task}-{model}"
             cmd = [sys.executable, "-m", "lion_attn.train.cli", "train", "lra", "--task", task, "--model", name]
             cmd += [*task_flags(task, files, args), *size, "--max-minutes", str(args.minutes), "--epochs", "50"]
-            cmd += ["--batch-size", str(args.batch_size), "--lr", str(args.lr), "--eval-every", "100000"]
+            # A short warm-up: the schedule is planned for many epochs and the time budget stops the run early.
+            cmd += ["--batch-size", str(args.batch_size), "--lr", str(args.lr), "--warmup", "10"]
+            cmd += ["--eval-every", "100000"]
             cmd += ["--no-progress", "--overwrite", "--out", str(run_dir)]
             start = time.perf_counter()
             code = run(cmd, run_dir.with_suffix(".log"))
@@ -148,7 +150,7 @@ def main() -> int:
         "| task | model | steps | train min | val accuracy | parallel / chunk / recurrent (200 val) |",
         "|---|---|---|---|---|---|",
     ]
-    for task, model, s, seconds, agree, code in rows:
+    for task, model, s, _seconds, agree, code in rows:
         acc = f"{s['final']:.3f}" if s else f"failed ({code})"
         lines.append(f"| {task} | {model} | {s.get('steps', '')} | {s.get('minutes', 0):.2f} | {acc} | {agree} |")
     text = "\n".join(lines) + "\n"
