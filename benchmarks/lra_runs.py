@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import subprocess
 import sys
@@ -96,9 +97,27 @@ def task_flags(task: str, files: dict[str, Path], args: argparse.Namespace) -> l
     ]
 
 
-def run(cmd: list[str], log: Path) -> int:
+def run(cmd: list[str], log: Path, threads: int) -> int:
+    # One intra-op thread per run by default: on a shared 2-core machine, OpenMP threads spinning against other
+    # processes made a step several times slower than a single thread.
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     with log.open("w") as handle:
-        return subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT).returncode
+        return subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT, env=env).returncode
+
+
+def write_table(rows: list, path: str) -> str:
+    """Write the results table (after every run, so that a stopped sweep keeps what it measured)."""
+    lines = [
+        "| task | model | steps | train min | val accuracy | parallel / chunk / recurrent (200 val) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for task, model, s, _seconds, agree, code in rows:
+        acc = f"{s['final']:.3f}" if s and s.get("final") is not None else f"failed ({code})"
+        lines.append(f"| {task} | {model} | {s.get('steps', '')} | {s.get('minutes', 0):.2f} | {acc} | {agree} |")
+    text = "\n".join(lines) + "\n"
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(text)
+    return text
 
 
 def main() -> int:
@@ -114,6 +133,7 @@ def main() -> int:
     p.add_argument("--width", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS of each run")
     p.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "lra_runs.md"))
     args = p.parse_args()
     out = Path(args.out).resolve()
@@ -133,29 +153,21 @@ def main() -> int:
             cmd += ["--eval-every", "100000"]
             cmd += ["--no-progress", "--overwrite", "--out", str(run_dir)]
             start = time.perf_counter()
-            code = run(cmd, run_dir.with_suffix(".log"))
+            code = run(cmd, run_dir.with_suffix(".log"), args.threads)
             seconds = time.perf_counter() - start
             summary = json.loads((run_dir / "summary.json").read_text()) if code == 0 else {}
             agree = ""
             if code == 0 and model != "softmax":
                 ev = [sys.executable, "-m", "lion_attn.train.cli", "eval", "--checkpoint", str(run_dir)]
                 ev += ["--mode", "all", "--in-process", "--limit", "200"]
-                if run(ev, run_dir.with_suffix(".eval.log")) == 0:
+                if run(ev, run_dir.with_suffix(".eval.log"), args.threads) == 0:
                     report = json.loads((run_dir / "checkpoints" / "best" / "eval.json").read_text())
                     modes = report["modes"]
                     agree = " / ".join(f"{modes[m]['metrics']['accuracy']:.3f}" for m in modes)
             rows.append((task, model, summary, seconds, agree, code))
             print(task, model, summary.get("final"), f"{seconds:.0f}s", agree, flush=True)
-    lines = [
-        "| task | model | steps | train min | val accuracy | parallel / chunk / recurrent (200 val) |",
-        "|---|---|---|---|---|---|",
-    ]
-    for task, model, s, _seconds, agree, code in rows:
-        acc = f"{s['final']:.3f}" if s else f"failed ({code})"
-        lines.append(f"| {task} | {model} | {s.get('steps', '')} | {s.get('minutes', 0):.2f} | {acc} | {agree} |")
-    text = "\n".join(lines) + "\n"
-    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.results).write_text(text)
+            write_table(rows, args.results)
+    text = write_table(rows, args.results)
     print(text)
     return 0
 
