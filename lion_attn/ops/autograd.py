@@ -6,7 +6,7 @@ the mask is symmetric, the gradients of ``q``, ``k`` and ``v`` are themselves LI
 gradient follows from earlier-minus-later sums the forms return on request. The derivation is written once, in
 ``lion_attn/ops/README.md`` ("Gradients in linear memory").
 
-The saved inputs carry no graph, so second derivatives are refused (``once_differentiable``) rather than wrong.
+The saved inputs carry no graph, so second derivatives are refused with a clear error rather than wrong.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from lion_attn.ops.parallel import safe_denominator
+from lion_attn.ops.parallel import refuse_double_backward, safe_denominator
 
 
 class Form(Protocol):
@@ -82,15 +82,21 @@ class LionFunction(torch.autograd.Function):
             out, den = form.normalized(q, k, v, g, reset, eps)
         else:
             out, den = form(q, k, v, g, reset)
-        out = out.to(out_dtype)
         ctx.form, ctx.normalize, ctx.eps = form, normalize, eps
         ctx.device_type = q.device.type
-        ctx.save_for_backward(q, k, v, g, reset, out, den)
-        return out
+        # The output is kept in the accumulation dtype: the normaliser's gradient is -sum(dy * y) / den, and a
+        # bf16-rounded y would carry its rounding into the decay gradient, a sum of terms that largely cancel.
+        ctx.save_for_backward(q, k, v, g, reset, out if normalize else None, den)
+        return out.to(out_dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+        refuse_double_backward()
+        return LionFunction._backward_once(ctx, grad_out)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+    def _backward_once(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         with torch.autocast(ctx.device_type, enabled=False):
             return LionFunction._backward(ctx, grad_out)
 

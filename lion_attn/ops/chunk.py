@@ -18,7 +18,8 @@ turns the stream into a Python loop of tiny kernels, so blocks there are large (
 Precision: the matrix products take q, k, v (and the incoming states) in the operand dtype (bfloat16 under a
 bfloat16 autocast); decay factors, masks, the states between chunks and the sums of the three parts are in the
 accumulation dtype (the dtype of ``g``). The normalisers travel as a ones column through the same products, so
-each block's part of a normaliser is rounded to the operand dtype once before the parts are added.
+each block's part of a normaliser is rounded to the operand dtype once before the parts are added. The two backward
+runs that also give the decay gradient compute in the accumulation dtype (see :func:`chunk_sum`).
 """
 
 from __future__ import annotations
@@ -142,6 +143,10 @@ def chunk_sum(
     """
     operand = q.dtype if dtype is None else dtype
     acc = g.dtype
+    if signed_with is not None:
+        # The decay gradient is a suffix sum of earlier-minus-later differences that cancel; partial sums rounded
+        # to bfloat16 do not survive that, so the runs that give it take their operands in the accumulation dtype.
+        operand = acc
     q, k, v = q.to(operand), k.to(operand), v.to(operand)
     batch, length, heads, key_dim = q.shape
     width = v.shape[-1] + int(ones)

@@ -80,7 +80,8 @@ def _one_segment(
     if not normalize:
         return out.to(q.dtype)
     key_sum = k.to(acc).sum(dim=1).mul_(scale)  # [B, H, K]
-    den = safe_denominator(torch.einsum("bthk,bhk->bth", q.to(acc), key_sum).add_(eps))[..., None]  # [B, T, H, 1]
+    # Elementwise rather than a product: a backward pass run under autocast would re-cast a product to bf16.
+    den = safe_denominator((q.to(acc) * key_sum[:, None]).sum(dim=-1).add_(eps))[..., None]  # [B, T, H, 1]
     if torch.is_grad_enabled() and out.requires_grad:
         return (out / den).to(q.dtype)
     # Without autograd, divide in place: one output-sized buffer instead of two.

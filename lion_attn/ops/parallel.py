@@ -12,8 +12,8 @@ Its gradient is written out rather than left to autograd, and nothing ``T x T`` 
 keeps q, k, v, the log-decays, the output and the normalisers, and recomputes the mask and the scores (one more
 ``Q K^T`` product), as FlashAttention does. With ``P = dA * A`` (the gradient of the log-mask), the prefix sums
 ``c`` of the log-decays get ``dL/dc_m = sum_j P[m, j] s(m, j) - sum_i P[i, m] s(i, m)``, ``s`` being +1 below
-the diagonal and -1 above it, and ``dL/dg_l = sum_{m >= l} dL/dc_m``. Second derivatives are refused
-(``once_differentiable``).
+the diagonal and -1 above it, and ``dL/dg_l = sum_{m >= l} dL/dc_m``. Second derivatives are refused with a
+clear error (a backward pass asked to build a graph raises).
 """
 
 from __future__ import annotations
@@ -133,6 +133,16 @@ def raw_scores(q: Tensor, k: Tensor, scale: float, acc: torch.dtype) -> Tensor:
     return torch.matmul(q.transpose(1, 2), k.transpose(1, 2).transpose(-1, -2)).to(acc).mul_(scale)
 
 
+def refuse_double_backward() -> None:
+    """Raise when a backward pass is asked to build a graph (``create_graph=True``): second derivatives of the
+    hand-written backward passes are not available, and leaving them out silently would give wrong numbers."""
+    if torch.is_grad_enabled():
+        raise RuntimeError(
+            "lion_attn: second derivatives (create_graph=True) are not supported by the LION op with decay "
+            "(parallel, chunk, recurrent and two-scan forms); LION-LIT's closed form supports them"
+        )
+
+
 def safe_denominator(den: Tensor) -> Tensor:
     """``den`` with exact zeros replaced by 1: a row with no score at all (a pad with ``eps = 0``) gives 0, not NaN."""
     return torch.where(den == 0, torch.ones_like(den), den)
@@ -248,8 +258,13 @@ class _ParallelFunction(torch.autograd.Function):
         return out
 
     @staticmethod
-    @once_differentiable
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+        refuse_double_backward()
+        return _ParallelFunction._backward(ctx, grad_out)
+
+    @staticmethod
+    @once_differentiable
+    def _backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         q, k, v, g, reset, out, den = ctx.saved_tensors
         need_q, need_k, need_v, need_g = ctx.needs_input_grad[:4]
         acc = g.dtype

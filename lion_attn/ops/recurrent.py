@@ -60,7 +60,8 @@ class RecurrentForm:
     ) -> tuple[Tensor, Tensor]:
         """The normalised output [B, T, H, D] and the denominators [B, T, H]."""
         sums, _ = self(q, k, v, g, reset, None, True)
-        den = sums[..., -1]
+        # A copy, not a view: the backward pass keeps den, and a view would keep all of ``sums`` alive with it.
+        den = sums[..., -1].clone()
         return sums[..., :-1] / safe_denominator(den + eps)[..., None], den
 
 
@@ -99,15 +100,17 @@ def recurrent_sum(
     # [B, T, H, D] buffers, so each step writes one contiguous slice.
     total = q.new_empty(batch, length, heads, width).transpose(1, 2)
     state = q.new_zeros(batch, heads, key_dim, width)
+    signed_dot = None if signed_with is None else q.new_empty(batch, length, heads).transpose(1, 2)  # [B, H, T]
     for i in range(length):
-        state.mul_(decay[:, :, i]).add_(k[:, :, i, :, None] * v[:, :, i, None, :])
+        state.mul_(decay[:, :, i])
+        if signed_dot is not None:
+            # The earlier sum is read before token i joins the state, not as "inclusive minus diagonal": under a
+            # strong decay it is tiny next to the diagonal, and a difference would leave only rounding error.
+            earlier = torch.matmul(q[:, :, i, None, :], state)[:, :, 0].mul_(scale)  # [B, H, D]
+            signed_dot[:, :, i] = (signed_with[:, :, i] * earlier).sum(dim=-1)
+        state.add_(k[:, :, i, :, None] * v[:, :, i, None, :])
         total[:, :, i] = torch.matmul(q[:, :, i, None, :], state)[:, :, 0].mul_(scale)
 
-    signed_dot = None
-    if signed_with is not None:
-        # earlier - later = (inclusive forward - diagonal) - later; the last term is subtracted during the scan.
-        diag = (q * k).sum(dim=-1, keepdim=True).mul_(scale) * v
-        signed_dot = (signed_with * (total - diag)).sum(dim=-1)  # [B, H, T]
     state.zero_()
     for i in range(length - 1, -1, -1):
         if i + 1 < length:

@@ -37,6 +37,7 @@ from lion_attn.ops.parallel import (
     log_decay_grad,
     query_key_grads,
     raw_scores,
+    refuse_double_backward,
     safe_denominator,
     scan_log_mask,
     scores_grad,
@@ -288,8 +289,13 @@ class _ScansFunction(torch.autograd.Function):
         return out
 
     @staticmethod
-    @once_differentiable
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+        refuse_double_backward()
+        return _ScansFunction._backward(ctx, grad_out)
+
+    @staticmethod
+    @once_differentiable
+    def _backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         q, k, v, out, den, *rest = ctx.saved_tensors
         count = ctx.count
         gs, orders = rest[:count], rest[count:]

@@ -299,3 +299,11 @@ def test_bf16_autocast_close_to_fp32(variant: str, two_scan: bool) -> None:
             assert torch.isfinite(param.grad).all(), (mode, name)
         assert torch.isfinite(leaf.grad).all()
     assert expected  # fp32 reference gradients ran too
+
+
+@pytest.mark.parametrize("two_scan", [False, True])
+@pytest.mark.parametrize("mode", MODES)
+def test_lit_repr_says_closed_form_in_every_mode(mode: str, two_scan: bool) -> None:
+    text = repr(_layer("lit", mode=mode, two_scan=two_scan, grid_size=(2, 2)))
+    assert f"mode={mode!r} (LIT closed form in every mode)" in text
+    assert "closed form" not in repr(_layer("s", mode=mode, two_scan=two_scan, grid_size=(2, 2)))
