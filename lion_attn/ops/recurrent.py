@@ -103,7 +103,7 @@ def recurrent_sum(
     signed_dot = None if signed_with is None else q.new_empty(batch, length, heads).transpose(1, 2)  # [B, H, T]
     for i in range(length):
         state.mul_(decay[:, :, i])
-        if signed_dot is not None:
+        if signed_dot is not None and signed_with is not None:
             # The earlier sum is read before token i joins the state, not as "inclusive minus diagonal": under a
             # strong decay it is tiny next to the diagonal, and a difference would leave only rounding error.
             earlier = torch.matmul(q[:, :, i, None, :], state)[:, :, 0].mul_(scale)  # [B, H, D]
