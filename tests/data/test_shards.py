@@ -230,6 +230,7 @@ def test_memory_stays_flat_on_a_corpus_larger_than_the_rss_cap(tmp_path):
         proc = subprocess.run([sys.executable, "-c", wrapper, *argv], capture_output=True, text=True, env=env)
         assert proc.returncode == 0, proc.stderr[-2000:]
         peak_mb = int(proc.stdout.strip().splitlines()[-1])
+        print(f"{' '.join(argv[3:5])}: peak RSS {peak_mb} MB on a {size_mb:.0f} MB corpus")  # shown with -s
         assert peak_mb < cap_mb, f"{argv[3:5]}: peak RSS {peak_mb} MB on a {size_mb:.0f} MB corpus"
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["steps"] == 30
 
