@@ -158,7 +158,8 @@ def vision_runs(spec: TierSpec, data_dir: str = "") -> list[Run]:
     """Softmax ViT and the five LION ViTs on Fashion-MNIST (or ``data_dir``, an image folder), every seed."""
     runs = []
     data = ["--data", data_dir] if data_dir else []
-    limit = ["--train-limit", str(spec.vision_train_limit), "--val-limit", str(spec.vision_train_limit)]
+    n = str(spec.vision_train_limit)
+    limit = ["--train-limit", n, "--val-limit", n, "--test-limit", n]
     limit = limit if spec.vision_train_limit else []
     for seed in spec.seeds:
         for label, pattern in VISION_MODELS.items():
