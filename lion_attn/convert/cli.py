@@ -7,7 +7,9 @@ pretrained softmax BERT encoder into a LION encoder, distil it and embed documen
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -95,7 +97,10 @@ def cmd_distill(ns: argparse.Namespace) -> int:
         summary = distill(cfg, resume=ns.resume, overwrite=ns.overwrite, progress=ns.progress)
     except KeyboardInterrupt as stop:
         print(f"lion distill: {stop}; saved {Path(ns.out) / 'checkpoints' / 'last'}")
-        return 130
+        # 128 + the signal, as `lion train` exits: 130 for Ctrl-C, 143 for SIGTERM.
+        summary_path = Path(ns.out) / "summary.json"
+        signum = json.loads(summary_path.read_text()).get("stopped_by_signal") if summary_path.is_file() else 0
+        return 128 + int(signum or signal.SIGINT)
     print(
         f"{summary['steps']} steps, {summary['tokens_seen']:,} tokens, {summary['minutes']} min; best dev cosine "
         f"{summary['best_dev_cosine']:.4f}; metrics in {Path(ns.out) / 'metrics.jsonl'}, plot in "
