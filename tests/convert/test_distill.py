@@ -95,3 +95,17 @@ def test_distill_rejects_bad_pairs(tiny_bert: Path, tmp_path: Path) -> None:
     # The student must be a converted model folder, not the HF teacher itself.
     with pytest.raises(ValueError, match="architectures"):
         _run(tiny_bert, tiny_bert, text, tmp_path / "o2")
+
+
+def test_distill_cli_exit_code_names_the_signal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lion_attn.convert.distill as distill_module
+    from lion_attn.train.cli import main
+
+    def stopped(cfg, resume=False, overwrite=False, progress=True):
+        Path(cfg.out).mkdir(parents=True, exist_ok=True)
+        (Path(cfg.out) / "summary.json").write_text(json.dumps({"stopped_by_signal": 15}))
+        raise KeyboardInterrupt("stopped by signal 15; continue with resume")
+
+    monkeypatch.setattr(distill_module, "distill", stopped)
+    args = ["distill", "--teacher", "t", "--student", "s", "--out", str(tmp_path / "o"), "--no-progress"]
+    assert main(args) == 143
