@@ -98,8 +98,12 @@ def test_distill_rejects_bad_pairs(tiny_bert: Path, tmp_path: Path) -> None:
 
 
 def test_distill_cli_exit_code_names_the_signal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import lion_attn.convert.distill as distill_module
+    import sys
+
     from lion_attn.train.cli import main
+
+    # The package re-exports the function `distill`, which hides the submodule of that name as an attribute.
+    distill_module = sys.modules["lion_attn.convert.distill"]
 
     def stopped(cfg, resume=False, overwrite=False, progress=True):
         Path(cfg.out).mkdir(parents=True, exist_ok=True)
