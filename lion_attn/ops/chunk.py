@@ -162,7 +162,8 @@ def chunk_sum(
     for n0, n1 in spans:
         block = _Block(q, k, v, g, reset, n0, n1, chunk_size, scale, constant_decay, ones, length)
         for sums, factor in ((sums_fwd, block.exp_g), (sums_bwd, block.exp_f)):
-            if operand == acc:
+            # out= into a strided slice saves a copy in eager mode; torch.compile cannot trace it (a graph break).
+            if operand == acc and not torch.compiler.is_compiling():
                 torch.matmul(block.keys_scaled(factor), block.v, out=sums[:, :, n0:n1])
             else:
                 sums[:, :, n0:n1] = torch.matmul(block.keys_scaled(factor), block.v)
@@ -273,6 +274,9 @@ class _Block:
 
     def keys_scaled(self, factor: Tensor) -> Tensor:
         """[B, H, n, K, C] keys times a per-token factor, laid out so ``K^T V`` is a plain matrix product."""
+        if torch.compiler.is_compiling():
+            # A strided out= is a graph break under torch.compile, which plans its own buffers anyway.
+            return (self.k * factor[..., None]).transpose(-1, -2)
         out = self.k.new_empty(*self.k.shape[:3], self.k.shape[-1], self.chunk_size)
         torch.mul(self.k, factor[..., None], out=out.transpose(-1, -2))
         return out
