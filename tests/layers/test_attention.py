@@ -9,6 +9,7 @@ import torch
 
 from lion_attn.layers import LionAttention, get_feature_map, snake_orders
 from lion_attn.ops import MODES
+from tests.devices import DEVICES
 
 from .dense_reference import assert_rel, lion_layer_reference, snake, two_scan_reference
 
@@ -278,18 +279,19 @@ def test_proj_drop_and_train_eval() -> None:
 
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("two_scan", [False, True])
-def test_bf16_autocast_close_to_fp32(variant: str, two_scan: bool) -> None:
-    """Forward and backward under a bf16 autocast, in every form: close to fp32, gradients in the parameters' dtype."""
-    layer = _layer(variant, torch.float32, two_scan=two_scan, grid_size=(3, 4), chunk_size=5)
-    x = torch.randn(2, 12, 32)
-    weight = torch.randn(2, 12, 32)
+@pytest.mark.parametrize("device", DEVICES)
+def test_bf16_autocast_close_to_fp32(variant: str, two_scan: bool, device: str) -> None:
+    """A training step under a bf16 autocast, in every form: close to fp32, gradients in the parameters' dtype."""
+    layer = _layer(variant, torch.float32, two_scan=two_scan, grid_size=(3, 4), chunk_size=5).to(device)
+    x = torch.randn(2, 12, 32, device=device)
+    weight = torch.randn(2, 12, 32, device=device)
     expected = _input_and_param_grads(layer, x, None)
     expected_out = layer(x)
     for mode in MODES:
         layer.set_mode(mode)
         layer.zero_grad()
         leaf = x.clone().requires_grad_(True)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast(device, dtype=torch.bfloat16):
             out = layer(leaf)
             (out.float() * weight).sum().backward()
         assert out.dtype == torch.bfloat16
@@ -298,6 +300,10 @@ def test_bf16_autocast_close_to_fp32(variant: str, two_scan: bool) -> None:
             assert param.grad is not None and param.grad.dtype == torch.float32, (mode, name)
             assert torch.isfinite(param.grad).all(), (mode, name)
         assert torch.isfinite(leaf.grad).all()
+        before = [p.detach().clone() for p in layer.parameters()]
+        torch.optim.SGD(layer.parameters(), lr=1e-3).step()
+        assert any(not torch.equal(b, p) for b, p in zip(before, layer.parameters(), strict=True))
+        layer.load_state_dict(dict(zip(layer.state_dict(), before, strict=True)))
     assert expected  # fp32 reference gradients ran too
 
 
