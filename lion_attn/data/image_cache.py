@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from lion_attn.data.image_folder import ImageFolder
+from lion_attn.data.image_folder import ImageFolder, LabelledImages
 
 __all__ = ["CachedImages", "cache_key", "cached_image_folder"]
 
@@ -58,7 +58,7 @@ class _Decode(Dataset):
             return index, torch.empty(0, dtype=torch.uint8), str(err)
 
 
-class CachedImages(Dataset):
+class CachedImages(LabelledImages, Dataset):
     """Items ``(uint8 [C, H, W], label)`` of a finished cache folder (see :func:`cached_image_folder`).
 
     Attributes:
@@ -79,14 +79,6 @@ class CachedImages(Dataset):
         # Loader workers started by "spawn" receive this object pickled: send the path, not the mapped pixels
         # (a memory map pickles as a full copy); each worker maps the file again on first use.
         return {**self.__dict__, "images": None}
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    @property
-    def num_skipped(self) -> int:
-        return len(self.skipped_files)
 
     def __len__(self) -> int:
         return len(self.targets)

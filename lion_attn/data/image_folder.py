@@ -84,7 +84,23 @@ def detect_channels(paths: Sequence[Path], limit: int = 64) -> int:
     return 1
 
 
-class ImageFolder(Dataset):
+class LabelledImages:
+    """What the image datasets (a folder, its cache) report about their classes and unreadable files."""
+
+    class_names: list[str]
+    skipped_files: list[Path]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def num_skipped(self) -> int:
+        """Number of unreadable images left out."""
+        return len(self.skipped_files)
+
+
+class ImageFolder(LabelledImages, Dataset):
     """Images under ``root/<class>/`` with labels from the folder names.
 
     Unless ``lazy``, every image is decoded once when the data set is built, so unreadable or corrupt files are
@@ -189,15 +205,6 @@ class ImageFolder(Dataset):
                 + (f" ({len(self.skipped_files)} unreadable)" if self.skipped_files else "")
             )
         self.targets = [label for _, label in self.samples]
-
-    @property
-    def num_skipped(self) -> int:
-        """Number of unreadable images left out."""
-        return len(self.skipped_files)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
 
     def _load(self, path: Path) -> torch.Tensor:
         """Decode, convert and fit one image: uint8 [C, H, W]. Raises ValueError naming the file."""

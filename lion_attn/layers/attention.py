@@ -29,6 +29,7 @@ from lion_attn.layers.drop import check_attention_dropout
 from lion_attn.layers.feature_maps import DEFAULT_FEATURE_MAPS, FeatureMap, feature_map_name, get_feature_map
 from lion_attn.layers.learned_feature_maps import LEARNED_FEATURE_MAPS, build_learned_feature_map
 from lion_attn.layers.modes import check_mode
+from lion_attn.layers.patch_embed import positive_pair
 from lion_attn.layers.timm_compat import check_timm_call, check_timm_options
 from lion_attn.ops import lion_attention, lion_attention_scans
 from lion_attn.ops.inputs import check_padding_mask
@@ -57,15 +58,7 @@ def snake_orders(grid_size: tuple[int, int]) -> tuple[Tensor, Tensor]:
 
 
 def _as_grid(grid_size: Any) -> tuple[int, int]:
-    if isinstance(grid_size, int) and not isinstance(grid_size, bool):
-        grid_size = (grid_size, grid_size)
-    if (
-        not isinstance(grid_size, (tuple, list))
-        or len(grid_size) != 2
-        or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in grid_size)
-    ):
-        raise ValueError(f"grid_size must be a pair of positive ints (h, w) when two_scan=True, got {grid_size!r}")
-    return int(grid_size[0]), int(grid_size[1])
+    return positive_pair(grid_size, "grid_size", "a pair of positive ints (h, w) when two_scan=True")
 
 
 class LionAttention(nn.Module):

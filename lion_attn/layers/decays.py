@@ -133,7 +133,25 @@ class KeepFloat32(nn.Module):
         return super()._apply(fn, recurse)
 
 
-class ScalarDecay(KeepFloat32):
+class _HeadDecay(KeepFloat32):
+    """What the learnable decays share: H heads, a named initialisation (:data:`DECAY_INITS`) and its re-application."""
+
+    def __init__(self, num_heads: int, init: str) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.init = _check_init(init)
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """Re-initialise the parameters according to ``self.init``."""
+        self._initialise(DECAY_INITS[self.init](self.num_heads))
+
+    def _initialise(self, start: Tensor | None) -> None:
+        """Set the parameters for the starting decays ``start`` [H] (None: the paper's random draw)."""
+        raise NotImplementedError
+
+
+class ScalarDecay(_HeadDecay):
     """LION-D: one learnable decay per head, ``lambda_h = sigmoid(a_h)``.
 
     Args:
@@ -147,16 +165,11 @@ class ScalarDecay(KeepFloat32):
     op_arg = "g_gamma"
 
     def __init__(self, num_heads: int, init: str = "paper") -> None:
-        super().__init__()
-        self.num_heads = num_heads
-        self.init = _check_init(init)
+        super().__init__(num_heads, init)
         self.a = nn.Parameter(torch.empty(num_heads, dtype=torch.float32))
         self.reset_parameters()
 
-    @torch.no_grad()
-    def reset_parameters(self) -> None:
-        """Re-initialise ``a`` according to ``self.init``."""
-        start = DECAY_INITS[self.init](self.num_heads)
+    def _initialise(self, start: Tensor | None) -> None:
         if start is None:
             self.a.normal_(0.0, 1.0)
         else:
@@ -178,7 +191,7 @@ class ScalarDecay(KeepFloat32):
         return f"num_heads={self.num_heads}, init={self.init!r}"
 
 
-class SelectiveDecay(KeepFloat32):
+class SelectiveDecay(_HeadDecay):
     """LION-S: per-token, per-head decays ``lambda_{i,h} = sigmoid(w_h . x_i + b_h)``.
 
     Args:
@@ -196,19 +209,14 @@ class SelectiveDecay(KeepFloat32):
     op_arg = "g"
 
     def __init__(self, dim: int, num_heads: int, init: str = "paper", long_weight_std: float = 0.02) -> None:
-        super().__init__()
+        super().__init__(num_heads, init)
         self.dim = dim
-        self.num_heads = num_heads
-        self.init = _check_init(init)
         self.long_weight_std = long_weight_std
         self.weight = nn.Parameter(torch.empty(num_heads, dim, dtype=torch.float32))
         self.bias = nn.Parameter(torch.empty(num_heads, dtype=torch.float32))
         self.reset_parameters()
 
-    @torch.no_grad()
-    def reset_parameters(self) -> None:
-        """Re-initialise ``weight`` and ``bias`` according to ``self.init``."""
-        start = DECAY_INITS[self.init](self.num_heads)
+    def _initialise(self, start: Tensor | None) -> None:
         if start is None:
             # The same draw as nn.Linear.reset_parameters.
             nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))

@@ -7,10 +7,13 @@ from typing import Any
 
 from torch import Tensor, nn
 
-__all__ = ["PatchEmbed"]
+__all__ = ["PatchEmbed", "positive_pair"]
 
 
-def _pair(value: Any, name: str) -> tuple[int, int]:
+def positive_pair(
+    value: Any, name: str, expected: str = "a positive int or a pair of positive ints"
+) -> tuple[int, int]:
+    """``(h, w)`` from an int (square) or a pair of positive ints; else a ValueError naming ``name``."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = (value, value)
     if (
@@ -18,7 +21,7 @@ def _pair(value: Any, name: str) -> tuple[int, int]:
         or len(value) != 2
         or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
     ):
-        raise ValueError(f"{name} must be a positive int or a pair of positive ints, got {value!r}")
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
     return int(value[0]), int(value[1])
 
 
@@ -51,8 +54,8 @@ class PatchEmbed(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        self.img_size = _pair(img_size, "img_size")
-        self.patch_size = _pair(patch_size, "patch_size")
+        self.img_size = positive_pair(img_size, "img_size")
+        self.patch_size = positive_pair(patch_size, "patch_size")
         if any(i % p for i, p in zip(self.img_size, self.patch_size, strict=True)):
             raise ValueError(f"img_size {self.img_size} must be divisible by patch_size {self.patch_size}")
         if not isinstance(in_chans, int) or in_chans <= 0:

@@ -14,19 +14,13 @@ import torch
 from torch import Tensor, nn
 
 from lion_attn.layers import PatchEmbed, check_attention_dropout
+from lion_attn.layers.patch_embed import positive_pair
 from lion_attn.models.base import LionModelMixin
 from lion_attn.models.checks import check_choice, check_divisible, check_positive_int, check_probability
 from lion_attn.models.config import ModelConfig
 from lion_attn.models.encoder import LionEncoder, init_weights
 
 __all__ = ["LionViT", "LionViTConfig"]
-
-
-def _pair(value: int | tuple[int, int] | list[int], name: str) -> tuple[int, int]:
-    items = [value, value] if isinstance(value, int) else list(value)
-    if len(items) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in items):
-        raise ValueError(f"{name} must be a positive int or a pair of positive ints, got {value!r}")
-    return items[0], items[1]
 
 
 @dataclasses.dataclass
@@ -78,7 +72,7 @@ class LionViTConfig(ModelConfig):
     init_std: float = 0.02
 
     def __post_init__(self) -> None:
-        img = _pair(self.img_size, "img_size")
+        img = positive_pair(self.img_size, "img_size")
         if not isinstance(self.img_size, int):
             self.img_size = img
         check_positive_int("patch_size", self.patch_size)
@@ -103,7 +97,7 @@ class LionViTConfig(ModelConfig):
     @property
     def grid_size(self) -> tuple[int, int]:
         """Patches per column and per row."""
-        img = _pair(self.img_size, "img_size")
+        img = positive_pair(self.img_size, "img_size")
         return img[0] // self.patch_size, img[1] // self.patch_size
 
 

@@ -17,11 +17,8 @@ class RepeatedAugSampler(ShardedBatchSampler):
     """A :class:`ShardedBatchSampler` whose epoch order repeats every drawn image ``repeats`` times.
 
     Args:
-        num_samples: Dataset length.
-        batch_size: Global batch size; must be divisible by ``world_size``.
-        seed: Base seed of the shuffle.
-        rank: This process's rank.
-        world_size: Number of data-parallel processes.
+        num_samples, batch_size, seed, rank, world_size: As for :class:`ShardedBatchSampler` (always shuffled,
+            last incomplete batch dropped).
         repeats: Copies of each image (DeiT uses 3); with ``repeats <= world_size`` the copies of an image in
             a global batch all go to different processes.
     """

@@ -7,13 +7,17 @@ predictions, counts, summed losses) so that metrics are exact after an all-reduc
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import nn
 from torch.utils.data import Dataset, Sampler
+
+if TYPE_CHECKING:
+    from lion_attn.train.config import TrainConfig
 
 
 def create_model(name: str, **overrides: Any) -> nn.Module:
@@ -24,6 +28,13 @@ def create_model(name: str, **overrides: Any) -> nn.Module:
     if name not in list_models():
         raise ValueError(f"--model {name!r} is not a registered model; choose from: {', '.join(list_models())}")
     return _create(name, **overrides)
+
+
+def add_limit_flags(p: argparse.ArgumentParser, train_what: str, eval_what: str) -> None:
+    """Add ``--train-limit`` and ``--val-limit`` (defaults suppressed, so the task's ``arg_defaults`` apply)."""
+    s = argparse.SUPPRESS
+    p.add_argument("--train-limit", type=int, default=s, help=f"use {train_what}")
+    p.add_argument("--val-limit", type=int, default=s, help=f"use {eval_what}")
 
 
 def model_config_dict(model: nn.Module) -> dict[str, Any]:
@@ -54,6 +65,19 @@ class Task:
     train_dataset: Dataset
     eval_dataset: Dataset
     test_dataset: Dataset | None = None
+    #: The task's options and their defaults; ``config.task_args`` (typed flags, a checkpoint's) override them.
+    arg_defaults: ClassVar[dict[str, Any]] = {}
+
+    def bind_args(self, config: TrainConfig) -> dict[str, Any]:
+        """Keep ``config`` as ``self.config`` and return ``self.args``: the task's defaults under its task args."""
+        self.config = config
+        self.args: dict[str, Any] = {**self.arg_defaults, **config.task_args}
+        return self.args
+
+    def eval_source(self, for_eval: bool, default: str) -> str:
+        """The data to evaluate on: ``lion eval --data`` (``args["eval_data"]``) if given there, else ``default``."""
+        a = self.args
+        return str(a["eval_data"]) if for_eval and a.get("eval_data") else default
 
     def build_model(self) -> nn.Module:
         """A freshly initialised model (called after the global seed is set)."""

@@ -16,7 +16,9 @@ from typing import Any, ClassVar
 import torch
 
 from lion_attn.train.config import TrainConfig
+from lion_attn.train.tasks.base import add_limit_flags
 from lion_attn.train.tasks.image import subset
+from lion_attn.train.tasks.text_common import BERT_TASK_DEFAULTS, TEXT_ARG_DEFAULTS, check_seq_len
 from lion_attn.train.tasks.text_task import TextTask
 
 logger = logging.getLogger(__name__)
@@ -26,28 +28,17 @@ class GlueTask(TextTask):
     """``lion train glue --task {cola,sst2,mrpc,qqp,stsb,mnli,qnli,rte,wnli} --data TASK_FOLDER``."""
 
     name = "glue"
+    sample_noun = "rows"
     metric = "accuracy"
-    defaults: ClassVar[dict[str, Any]] = {
-        "model": "lion_s_bert_tiny",
-        "epochs": 5,
-        "batch_size": 32,
-        "lr": 5e-4,
-        "weight_decay": 0.01,
-        "warmup": 0.1,
-    }
+    defaults: ClassVar[dict[str, Any]] = {**BERT_TASK_DEFAULTS, "epochs": 5, "warmup": 0.1}
     arg_defaults: ClassVar[dict[str, Any]] = {
+        **TEXT_ARG_DEFAULTS,
         "task": "",
         "data": "",
         "tokenizer": "wordpiece",
         "init": "",
         "seq_len": 128,
-        "vocab_size": 8000,
         "skip_bad_rows": False,
-        "train_limit": 0,
-        "val_limit": 0,
-        "model_args": {},
-        "eval_data": "",
-        "checkpoint_dir": "",
     }
 
     @staticmethod
@@ -67,27 +58,23 @@ class GlueTask(TextTask):
         p.add_argument("--seq-len", type=int, default=s, help="tokens per input, specials included")
         p.add_argument("--vocab-size", type=int, default=s, help="WordPiece vocabulary size when trained here")
         p.add_argument("--skip-bad-rows", action="store_true", default=s, help="skip and count malformed rows")
-        p.add_argument("--train-limit", type=int, default=s, help="use N training rows")
-        p.add_argument("--val-limit", type=int, default=s, help="use N evaluation rows")
+        add_limit_flags(p, "N training rows", "N evaluation rows")
 
     def __init__(self, config: TrainConfig, for_eval: bool = False) -> None:
         from lion_attn.data.glue import get_spec, glue_eval_files, read_glue_split
 
-        self.config = config
-        a = {**self.arg_defaults, **config.task_args}
-        self.args = a
+        a = self.bind_args(config)
         if not a["task"]:
             raise ValueError("--task is required: one of cola, sst2, mrpc, qqp, stsb, mnli, qnli, rte, wnli")
         if not a["data"]:
             raise ValueError("--data is required: the task's folder as the GLUE distribution ships it")
-        if a["seq_len"] < 8:
-            raise ValueError(f"--seq-len must be >= 8, got {a['seq_len']}")
+        check_seq_len(a["seq_len"])
         self.spec = spec = get_spec(a["task"])
         self.regression = spec.is_regression
         self.label_names = list(spec.labels)
         self.metric_names = spec.metrics
         self.metric = spec.metrics[0]
-        folder = Path(a["eval_data"] if for_eval and a["eval_data"] else a["data"])
+        folder = Path(self.eval_source(for_eval, a["data"]))
         if not folder.is_dir():
             raise ValueError(f"--data {folder} is not a folder (expected the GLUE task folder, e.g. glue_data/MRPC)")
         on_error = "skip" if a["skip_bad_rows"] else "raise"
@@ -124,14 +111,12 @@ class GlueTask(TextTask):
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "glue_task": self.spec.name, "skipped_rows": self.skipped}
 
-    def describe(self) -> str:
-        n_train = len(self.train_dataset) if hasattr(self, "train_dataset") else 0
-        kind = "regression" if self.regression else f"{len(self.label_names)} labels"
-        return (
-            f"glue {self.spec.server_name} ({kind}, {self.tokenizer.kind} tokens, "
-            f"metrics {', '.join(self.metric_names)})"
-            f": {n_train} training / {len(self.eval_dataset)} evaluation rows"
-        )
+    @property
+    def title(self) -> str:
+        return f"glue {self.spec.server_name}"
+
+    def describe_extra(self) -> str:
+        return f", metrics {', '.join(self.metric_names)}"
 
 
 @torch.inference_mode()

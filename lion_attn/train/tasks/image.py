@@ -21,7 +21,7 @@ from torch.utils.data import Dataset, Subset, TensorDataset
 
 from lion_attn.data.augment import AugmentConfig, BatchAugment, soft_target_cross_entropy
 from lion_attn.train.config import TrainConfig
-from lion_attn.train.tasks.base import Task, create_model, model_config_dict
+from lion_attn.train.tasks.base import Task, add_limit_flags, create_model, model_config_dict
 from lion_attn.train.tasks.image_data import choose_sizes, class_counts, open_folder, stratified_split
 from lion_attn.train.tasks.image_recipe import DEIT_AUGMENT_ARGS, IMAGE_PRESETS, add_recipe_arguments, resolve_recipe
 
@@ -113,8 +113,7 @@ class ImageTask(Task):
             default=s,
             help="unreadable images: skip with a warning and a count, or fail naming the file",
         )
-        p.add_argument("--train-limit", type=int, default=s, help="use a seeded subset of N training images")
-        p.add_argument("--val-limit", type=int, default=s, help="use a seeded subset of N validation images")
+        add_limit_flags(p, "a seeded subset of N training images", "a seeded subset of N validation images")
         p.add_argument(
             "--val-fraction",
             type=float,
@@ -138,9 +137,7 @@ class ImageTask(Task):
         return resolve_recipe(merged, explicit)
 
     def __init__(self, config: TrainConfig, for_eval: bool = False) -> None:
-        self.config = config
-        a = {**self.arg_defaults, **config.task_args}
-        self.args = a
+        a = self.bind_args(config)
         self.label_names: list[str] = []
         self.image_size, self.patch_size, note = choose_sizes(config.model, a["image_size"], a["patch_size"])
         if note:

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from lion_attn.train.config import TrainConfig
-from lion_attn.train.tasks.base import create_model, model_config_dict
+from lion_attn.train.tasks.base import add_limit_flags, create_model, model_config_dict
 from lion_attn.train.tasks.image import subset
 from lion_attn.train.tasks.lra_data import BUILDERS, PIXEL_OFFSET
 from lion_attn.train.tasks.sequence import SequenceClassificationTask, logits_of, pad_collate
@@ -84,13 +84,10 @@ class LRATask(SequenceClassificationTask):
         p.add_argument("--difficulty", choices=("easy", "intermediate", "hard"), default=s, help="pathfinder")
         p.add_argument("--cache", default=s, metavar="DIR", help="pathfinder: cache folder (default data home)")
         p.add_argument("--workers", type=int, default=s, help="pathfinder: generator processes (0: all CPUs)")
-        p.add_argument("--train-limit", type=int, default=s, help="seeded subset of N training samples")
-        p.add_argument("--val-limit", type=int, default=s, help="seeded subset of N evaluation samples")
+        add_limit_flags(p, "a seeded subset of N training samples", "a seeded subset of N evaluation samples")
 
     def __init__(self, config: TrainConfig, for_eval: bool = False) -> None:
-        self.config = config
-        a = {**self.arg_defaults, **config.task_args}
-        self.args = a
+        a = self.bind_args(config)
         task = a["task"]
         if task not in BUILDERS:
             raise ValueError(f"--task must be one of {list(BUILDERS)}, got {task!r}")

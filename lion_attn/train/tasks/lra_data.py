@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -92,53 +93,42 @@ def listops_data(a: dict[str, Any], seed: int, for_eval: bool) -> LRAData:
     )
 
 
-def _text_files(a: dict[str, Any], for_eval: bool, kind: str) -> tuple[str, str]:
+def _byte_documents(a: dict[str, Any], for_eval: bool, kind: str) -> LRAData:
+    """Byte-level documents of the Text task (single) or the Retrieval task (pairs) from the files of ``a``."""
+    from lion_attn.data.lra_text import read_lra_pairs, read_lra_text
+
     if not a["train"] or not a["val"]:
         raise ValueError(f"--task {kind} needs --train FILE and --val FILE (LRA's own data is not available offline)")
-    val = a["eval_data"] if for_eval and a["eval_data"] else a["val"]
-    return a["train"], val
+    train_path = a["train"]
+    val_path = a["eval_data"] if for_eval and a["eval_data"] else a["val"]
+    read: Callable[..., tuple[Any, list[int], list[str]]] = read_lra_pairs if kind == "retrieval" else read_lra_text
+    dataset: Callable[[Any, list[int]], Dataset] = PairDataset if kind == "retrieval" else TokenDataset
+    names = list(a["label_names"]) if for_eval and a["label_names"] else None
+    train = None
+    if names is None:
+        docs, labels, names = read(train_path, a["max_bytes"])
+        train = None if for_eval else dataset(docs, labels)
+    docs, labels, _ = read(val_path, a["max_bytes"], label_names=names)
+    what = "document pairs" if kind == "retrieval" else "documents"
+    each = " each" if kind == "retrieval" else ""
+    return LRAData(
+        eval=dataset(docs, labels),
+        train=train,
+        max_len=a["max_bytes"],
+        num_classes=len(names),
+        label_names=names,
+        source=f"byte-level {what} from {Path(train_path).name}, <= {a['max_bytes']} bytes{each}",
+    )
 
 
 def text_data(a: dict[str, Any], seed: int, for_eval: bool) -> LRAData:
     """Byte-level documents from JSONL/CSV (``text``, ``label``)."""
-    from lion_attn.data.lra_text import read_lra_text
-
-    train_path, val_path = _text_files(a, for_eval, "text")
-    names = list(a["label_names"]) if for_eval and a["label_names"] else None
-    train = None
-    if names is None:
-        seqs, labels, names = read_lra_text(train_path, a["max_bytes"])
-        train = None if for_eval else TokenDataset(seqs, labels)
-    seqs, labels, _ = read_lra_text(val_path, a["max_bytes"], label_names=names)
-    return LRAData(
-        eval=TokenDataset(seqs, labels),
-        train=train,
-        max_len=a["max_bytes"],
-        num_classes=len(names),
-        label_names=names,
-        source=f"byte-level documents from {Path(train_path).name}, <= {a['max_bytes']} bytes",
-    )
+    return _byte_documents(a, for_eval, "text")
 
 
 def retrieval_data(a: dict[str, Any], seed: int, for_eval: bool) -> LRAData:
     """Byte-level document pairs from JSONL (``text1``, ``text2``, ``label``)."""
-    from lion_attn.data.lra_text import read_lra_pairs
-
-    train_path, val_path = _text_files(a, for_eval, "retrieval")
-    names = list(a["label_names"]) if for_eval and a["label_names"] else None
-    train = None
-    if names is None:
-        pairs, labels, names = read_lra_pairs(train_path, a["max_bytes"])
-        train = None if for_eval else PairDataset(pairs, labels)
-    pairs, labels, _ = read_lra_pairs(val_path, a["max_bytes"], label_names=names)
-    return LRAData(
-        eval=PairDataset(pairs, labels),
-        train=train,
-        max_len=a["max_bytes"],
-        num_classes=len(names),
-        label_names=names,
-        source=f"byte-level document pairs from {Path(train_path).name}, <= {a['max_bytes']} bytes each",
-    )
+    return _byte_documents(a, for_eval, "retrieval")
 
 
 def _seeded_rows(n: int, limit: int, seed: int) -> np.ndarray | None:

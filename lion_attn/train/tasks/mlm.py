@@ -19,9 +19,15 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from lion_attn.train.config import TrainConfig
-from lion_attn.train.tasks.base import Task, create_model
+from lion_attn.train.tasks.base import Task, add_limit_flags, create_model
 from lion_attn.train.tasks.image import subset
-from lion_attn.train.tasks.text_common import find_tokenizer_dir, read_texts
+from lion_attn.train.tasks.text_common import (
+    BERT_TASK_DEFAULTS,
+    TEXT_ARG_DEFAULTS,
+    check_seq_len,
+    find_tokenizer_dir,
+    read_texts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +37,7 @@ class MLMTask(Task):
 
     name = "mlm"
     metric = "mlm_accuracy"
-    defaults: ClassVar[dict[str, Any]] = {
-        "model": "lion_s_bert_tiny",
-        "epochs": 3,
-        "batch_size": 32,
-        "lr": 5e-4,
-        "weight_decay": 0.01,
-    }
+    defaults: ClassVar[dict[str, Any]] = {**BERT_TASK_DEFAULTS}
     #: ``--recipe paper``: the paper's BERT pre-training recipe (after MosaicBERT / M2-BERT): packed sequences of
     #: 128 tokens, 30% masking (``--mask-prob 0.15`` for BERT's rate), AdamW, linear warm-up over 6% of the steps,
     #: linear decay to 2% of the peak, bf16 autocast. The paper's global batch is 4096; set ``--batch-size``.
@@ -54,18 +54,13 @@ class MLMTask(Task):
         }
     }
     arg_defaults: ClassVar[dict[str, Any]] = {
+        **TEXT_ARG_DEFAULTS,
         "text": "",
         "data": "",
         "val_shards": 1,
-        "vocab_size": 8000,
         "seq_len": 128,
         "mask_prob": 0.15,
         "val_fraction": 0.05,
-        "train_limit": 0,
-        "val_limit": 0,
-        "model_args": {},
-        "eval_data": "",
-        "checkpoint_dir": "",
     }
 
     @staticmethod
@@ -78,27 +73,23 @@ class MLMTask(Task):
         p.add_argument("--seq-len", type=int, default=s, help="tokens per packed sequence")
         p.add_argument("--mask-prob", type=float, default=s, help="fraction of tokens to predict")
         p.add_argument("--val-fraction", type=float, default=s, help="fraction of sequences held out")
-        p.add_argument("--train-limit", type=int, default=s, help="use N training sequences")
-        p.add_argument("--val-limit", type=int, default=s, help="use N evaluation sequences")
+        add_limit_flags(p, "N training sequences", "N evaluation sequences")
 
     def __init__(self, config: TrainConfig, for_eval: bool = False) -> None:
         from lion_attn.data import WordPieceTokenizer, load_tokenizer, pack_sequences
 
-        self.config = config
-        a = {**self.arg_defaults, **config.task_args}
-        self.args = a
+        a = self.bind_args(config)
         if not 0 < a["mask_prob"] <= 1:
             raise ValueError(f"--mask-prob must be in (0, 1], got {a['mask_prob']}")
         if not 0 < a["val_fraction"] < 1:
             raise ValueError(f"--val-fraction must be in (0, 1), got {a['val_fraction']}")
-        if a["seq_len"] < 8:
-            raise ValueError(f"--seq-len must be >= 8, got {a['seq_len']}")
+        check_seq_len(a["seq_len"])
         if a["data"]:
             if a["text"]:
                 raise ValueError("give --text (raw text) or --data (a tokenized corpus), not both")
             self._init_shards(for_eval)
             return
-        texts = read_texts(a["eval_data"] if for_eval and a["eval_data"] else a["text"])
+        texts = read_texts(self.eval_source(for_eval, a["text"]))
         tok_dir = find_tokenizer_dir(a, config.resume)
         if tok_dir is not None:
             self.tokenizer = load_tokenizer(tok_dir)
@@ -130,7 +121,7 @@ class MLMTask(Task):
         from lion_attn.data.shards import ShardBlocks, read_index
 
         a = self.args
-        folder = Path(a["eval_data"] if for_eval and a["eval_data"] else a["data"])
+        folder = Path(self.eval_source(for_eval, a["data"]))
         index = read_index(folder)
         self.tokenizer = load_tokenizer(folder)
         n = len(index["shards"])

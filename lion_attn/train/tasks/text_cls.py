@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from lion_attn.train.config import TrainConfig
+from lion_attn.train.tasks.base import add_limit_flags
 from lion_attn.train.tasks.image import subset
+from lion_attn.train.tasks.text_common import BERT_TASK_DEFAULTS, TEXT_ARG_DEFAULTS, check_seq_len
 from lion_attn.train.tasks.text_task import TextTask
 
 logger = logging.getLogger(__name__)
@@ -29,14 +31,9 @@ class TextClsTask(TextTask):
 
     name = "text-cls"
     metric = "accuracy"
-    defaults: ClassVar[dict[str, Any]] = {
-        "model": "lion_s_bert_tiny",
-        "epochs": 3,
-        "batch_size": 32,
-        "lr": 5e-4,
-        "weight_decay": 0.01,
-    }
+    defaults: ClassVar[dict[str, Any]] = {**BERT_TASK_DEFAULTS}
     arg_defaults: ClassVar[dict[str, Any]] = {
+        **TEXT_ARG_DEFAULTS,
         "train": "",
         "val": "",
         "text_fields": "text",
@@ -45,12 +42,6 @@ class TextClsTask(TextTask):
         "tokenizer": "wordpiece",
         "init": "",
         "seq_len": 256,
-        "vocab_size": 8000,
-        "train_limit": 0,
-        "val_limit": 0,
-        "model_args": {},
-        "eval_data": "",
-        "checkpoint_dir": "",
         "label_names": [],
     }
 
@@ -72,24 +63,20 @@ class TextClsTask(TextTask):
         p.add_argument("--init", default=s, help="start from this mlm checkpoint (its tokenizer is reused)")
         p.add_argument("--seq-len", type=int, default=s, help="truncate inputs to this many tokens")
         p.add_argument("--vocab-size", type=int, default=s, help="WordPiece vocabulary size when trained here")
-        p.add_argument("--train-limit", type=int, default=s)
-        p.add_argument("--val-limit", type=int, default=s)
+        add_limit_flags(p, "N training examples", "N evaluation examples")
 
     def __init__(self, config: TrainConfig, for_eval: bool = False) -> None:
         from lion_attn.data.text_table import read_text_examples
 
-        self.config = config
-        a = {**self.arg_defaults, **config.task_args}
-        self.args = a
+        a = self.bind_args(config)
         fields = [f.strip() for f in str(a["text_fields"]).split(",") if f.strip()]
         if len(fields) not in (1, 2):
             raise ValueError(f"--text-fields must name one field or two comma-separated ones, got {a['text_fields']!r}")
-        if a["seq_len"] < 8:
-            raise ValueError(f"--seq-len must be >= 8, got {a['seq_len']}")
+        check_seq_len(a["seq_len"])
         if bool(a["train"]) != bool(a["val"]):
             raise ValueError("give both --train and --val files (or neither, for the default data)")
         self.regression = bool(a["regression"])
-        val_path = a["eval_data"] if for_eval and a["eval_data"] else a["val"]
+        val_path = self.eval_source(for_eval, a["val"])
         train_texts: list[list[str]] = [[] for _ in fields]
         if a["train"]:
             for flag, path in (("--train", a["train"]), ("--val", val_path)):
@@ -153,12 +140,4 @@ class TextClsTask(TextTask):
             [t for t, _ in val],
             [index[y] for _, y in val],
             names,
-        )
-
-    def describe(self) -> str:
-        n_train = len(self.train_dataset) if hasattr(self, "train_dataset") else 0
-        kind = "regression" if self.regression else f"{len(self.label_names)} labels"
-        return (
-            f"text-cls ({kind}, {self.tokenizer.kind} tokens): "
-            f"{n_train} training / {len(self.eval_dataset)} evaluation texts"
         )

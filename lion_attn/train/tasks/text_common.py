@@ -4,12 +4,38 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
 # Checkpoints keep their tokenizer at the top level (a transformers model folder); older ones in this subfolder.
 TOKENIZER_DIR = "tokenizer"
 _TOKENIZER_MARKER = "lion_tokenizer.json"
+
+#: The trainer defaults of the BERT text tasks (mlm, text-cls, glue); a task overrides what it needs.
+BERT_TASK_DEFAULTS: dict[str, Any] = {
+    "model": "lion_s_bert_tiny",
+    "epochs": 3,
+    "batch_size": 32,
+    "lr": 5e-4,
+    "weight_decay": 0.01,
+}
+
+#: The task options every BERT text task has (limits, model overrides, ``lion eval --data``, resumed checkpoint).
+TEXT_ARG_DEFAULTS: dict[str, Any] = {
+    "vocab_size": 8000,
+    "train_limit": 0,
+    "val_limit": 0,
+    "model_args": {},
+    "eval_data": "",
+    "checkpoint_dir": "",
+}
+
+
+def check_seq_len(seq_len: int) -> None:
+    """Refuse a ``--seq-len`` too short for the special tokens plus some text."""
+    if seq_len < 8:
+        raise ValueError(f"--seq-len must be >= 8, got {seq_len}")
 
 
 def tokenizer_in(folder: Path) -> Path | None:

@@ -47,6 +47,25 @@ class TextTask(SequenceClassificationTask):
     metric_names: tuple[str, ...] = ("accuracy",)
     group_names: tuple[str, ...] = ()
     init_dir: Path | None = None
+    #: What one evaluation sample is called in :meth:`describe`.
+    sample_noun: str = "texts"
+
+    @property
+    def title(self) -> str:
+        """The task as :meth:`describe` names it."""
+        return self.name
+
+    def describe_extra(self) -> str:
+        """More words for the parenthesis of :meth:`describe`."""
+        return ""
+
+    def describe(self) -> str:
+        n_train = len(self.train_dataset) if hasattr(self, "train_dataset") else 0
+        kind = "regression" if self.regression else f"{len(self.label_names)} labels"
+        return (
+            f"{self.title} ({kind}, {self.tokenizer.kind} tokens{self.describe_extra()}): "
+            f"{n_train} training / {len(self.eval_dataset)} evaluation {self.sample_noun}"
+        )
 
     def setup_tokenizer(self, train_texts: list[str]) -> None:
         """Choose the tokenizer: the resumed/evaluated checkpoint's, the ``--init`` checkpoint's, or ``--tokenizer``
