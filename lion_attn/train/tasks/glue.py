@@ -19,7 +19,7 @@ from lion_attn.train.config import TrainConfig
 from lion_attn.train.tasks.base import add_limit_flags
 from lion_attn.train.tasks.image import subset
 from lion_attn.train.tasks.text_common import BERT_TASK_DEFAULTS, TEXT_ARG_DEFAULTS, check_seq_len
-from lion_attn.train.tasks.text_task import TextTask
+from lion_attn.train.tasks.text_task import TextTask, add_tokenizer_flags
 
 logger = logging.getLogger(__name__)
 
@@ -48,15 +48,7 @@ class GlueTask(TextTask):
         s = argparse.SUPPRESS
         p.add_argument("--task", choices=tuple(GLUE_TASKS), default=s, help="the GLUE task (required)")
         p.add_argument("--data", default=s, help="the task's folder as GLUE ships it (train.tsv, dev.tsv, ...)")
-        p.add_argument(
-            "--tokenizer",
-            default=s,
-            help="'wordpiece' (trained on train.tsv), 'bytes', a BERT vocab.txt or a tokenizer.json "
-            "(ignored with --init: the checkpoint's tokenizer is used)",
-        )
-        p.add_argument("--init", default=s, help="start from this mlm checkpoint (its tokenizer is reused)")
-        p.add_argument("--seq-len", type=int, default=s, help="tokens per input, specials included")
-        p.add_argument("--vocab-size", type=int, default=s, help="WordPiece vocabulary size when trained here")
+        add_tokenizer_flags(p, "train.tsv", "tokens per input, specials included")
         p.add_argument("--skip-bad-rows", action="store_true", default=s, help="skip and count malformed rows")
         add_limit_flags(p, "N training rows", "N evaluation rows")
 

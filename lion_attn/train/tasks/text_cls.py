@@ -13,7 +13,7 @@ from lion_attn.train.config import TrainConfig
 from lion_attn.train.tasks.base import add_limit_flags
 from lion_attn.train.tasks.image import subset
 from lion_attn.train.tasks.text_common import BERT_TASK_DEFAULTS, TEXT_ARG_DEFAULTS, check_seq_len
-from lion_attn.train.tasks.text_task import TextTask
+from lion_attn.train.tasks.text_task import TextTask, add_tokenizer_flags
 
 logger = logging.getLogger(__name__)
 
@@ -55,14 +55,7 @@ class TextClsTask(TextTask):
         p.add_argument("--text-fields", default=s, help="the text field, or two comma-separated fields for pairs")
         p.add_argument("--label-field", default=s, help="the label field")
         p.add_argument("--regression", action="store_true", default=s, help="numeric labels: one output, MSE")
-        p.add_argument(
-            "--tokenizer",
-            default=s,
-            help="'wordpiece' (trained here), 'bytes', a vocab.txt or a tokenizer.json (ignored with --init)",
-        )
-        p.add_argument("--init", default=s, help="start from this mlm checkpoint (its tokenizer is reused)")
-        p.add_argument("--seq-len", type=int, default=s, help="truncate inputs to this many tokens")
-        p.add_argument("--vocab-size", type=int, default=s, help="WordPiece vocabulary size when trained here")
+        add_tokenizer_flags(p, "the training texts", "truncate inputs to this many tokens")
         add_limit_flags(p, "N training examples", "N evaluation examples")
 
     def __init__(self, config: TrainConfig, for_eval: bool = False) -> None:

@@ -6,6 +6,7 @@ transformers model folders (tokenizer files at the top, ``id2label`` in ``config
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 from pathlib import Path
@@ -31,6 +32,26 @@ def _all_gather(local: list[Any]) -> list[Any]:
     parts: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(parts, local)
     return [x for part in parts for x in part]
+
+
+def add_tokenizer_flags(p: argparse.ArgumentParser, trained_on: str, seq_len_help: str) -> None:
+    """Add the flags that :meth:`TextTask.setup_tokenizer` reads: tokenizer, init, seq-len, vocab-size.
+
+    Args:
+        p: The task's parser (defaults suppressed: the task's ``arg_defaults`` apply).
+        trained_on: What a ``wordpiece`` tokenizer is trained on, for the help text.
+        seq_len_help: The help text of ``--seq-len``.
+    """
+    s = argparse.SUPPRESS
+    p.add_argument(
+        "--tokenizer",
+        default=s,
+        help=f"'wordpiece' (trained on {trained_on}), 'bytes', a BERT vocab.txt or a tokenizer.json "
+        "(ignored with --init: the checkpoint's tokenizer is used)",
+    )
+    p.add_argument("--init", default=s, help="start from this mlm checkpoint (its tokenizer is reused)")
+    p.add_argument("--seq-len", type=int, default=s, help=seq_len_help)
+    p.add_argument("--vocab-size", type=int, default=s, help="WordPiece vocabulary size when trained here")
 
 
 class TextTask(SequenceClassificationTask):
