@@ -14,6 +14,7 @@ log-decay per head) and LION-S (``g`` [B, T, H], one log-decay per token and hea
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, TypedDict
 
 import torch
 from torch import Tensor
@@ -25,6 +26,27 @@ from lion_attn.ops.inputs import Prepared, check_chunk_size, check_mode, prepare
 from lion_attn.ops.parallel import parallel_sum
 from lion_attn.ops.recurrent import RecurrentForm
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+
+class ScanOptions(TypedDict, total=False):
+    """The keyword options of the op in every form and of the two-scan op (meanings and defaults:
+    :func:`lion_attention`)."""
+
+    scale: float | None
+    normalize: bool
+    eps: float
+    attention_mask: Tensor | None
+    chunk_size: int
+    validate: bool
+
+
+class OpOptions(ScanOptions, total=False):
+    """The keyword options of :func:`lion_attention` and of each form: :class:`ScanOptions` and packing."""
+
+    cu_seqlens: Tensor | None
+
 
 def _run(
     form: str,
@@ -33,13 +55,14 @@ def _run(
     v: Tensor,
     g: Tensor | None,
     g_gamma: Tensor | None,
-    scale: float | None,
-    normalize: bool,
-    eps: float,
-    attention_mask: Tensor | None,
-    cu_seqlens: Tensor | None,
-    chunk_size: int,
-    validate: bool,
+    *,
+    scale: float | None = None,
+    normalize: bool = True,
+    eps: float = 1e-6,
+    attention_mask: Tensor | None = None,
+    cu_seqlens: Tensor | None = None,
+    chunk_size: int = 64,
+    validate: bool = True,
 ) -> Tensor:
     check_chunk_size(chunk_size)
     if not isinstance(normalize, bool):
@@ -122,19 +145,7 @@ def linear_form(
 
 
 def parallel_lion(
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    g: Tensor | None = None,
-    g_gamma: Tensor | None = None,
-    *,
-    scale: float | None = None,
-    normalize: bool = True,
-    eps: float = 1e-6,
-    attention_mask: Tensor | None = None,
-    cu_seqlens: Tensor | None = None,
-    chunk_size: int = 64,
-    validate: bool = True,
+    q: Tensor, k: Tensor, v: Tensor, g: Tensor | None = None, g_gamma: Tensor | None = None, **kwargs: Unpack[OpOptions]
 ) -> Tensor:
     """LION in full-attention form: the scores and the decay mask as ``T x T`` matrices.
 
@@ -142,25 +153,11 @@ def parallel_lion(
     sequences and for training at moderate lengths (docs/maths.md, "The parallel form"). Arguments, result and
     errors as :func:`lion_attention`.
     """
-    return _run(
-        "parallel", q, k, v, g, g_gamma, scale, normalize, eps, attention_mask, cu_seqlens, chunk_size, validate
-    )
+    return _run("parallel", q, k, v, g, g_gamma, **kwargs)
 
 
 def chunk_lion(
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    g: Tensor | None = None,
-    g_gamma: Tensor | None = None,
-    *,
-    scale: float | None = None,
-    normalize: bool = True,
-    eps: float = 1e-6,
-    attention_mask: Tensor | None = None,
-    cu_seqlens: Tensor | None = None,
-    chunk_size: int = 64,
-    validate: bool = True,
+    q: Tensor, k: Tensor, v: Tensor, g: Tensor | None = None, g_gamma: Tensor | None = None, **kwargs: Unpack[OpOptions]
 ) -> Tensor:
     """LION in state-passing chunkwise form: full attention inside each chunk of ``chunk_size`` tokens, a decayed
     ``[K, V]`` state carried across chunks in each direction.
@@ -168,23 +165,11 @@ def chunk_lion(
     Linear in ``T`` in time and memory, forward and backward (docs/maths.md, "The chunkwise form"). Arguments,
     result and errors as :func:`lion_attention`.
     """
-    return _run("chunk", q, k, v, g, g_gamma, scale, normalize, eps, attention_mask, cu_seqlens, chunk_size, validate)
+    return _run("chunk", q, k, v, g, g_gamma, **kwargs)
 
 
 def recurrent_lion(
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    g: Tensor | None = None,
-    g_gamma: Tensor | None = None,
-    *,
-    scale: float | None = None,
-    normalize: bool = True,
-    eps: float = 1e-6,
-    attention_mask: Tensor | None = None,
-    cu_seqlens: Tensor | None = None,
-    chunk_size: int = 64,
-    validate: bool = True,
+    q: Tensor, k: Tensor, v: Tensor, g: Tensor | None = None, g_gamma: Tensor | None = None, **kwargs: Unpack[OpOptions]
 ) -> Tensor:
     """LION as a bidirectional RNN: a left-to-right and a right-to-left scan, one ``[K, V]`` state per head and
     direction.
@@ -192,9 +177,7 @@ def recurrent_lion(
     The memory-lean inference form, ``T`` sequential steps (docs/maths.md, "The recurrent form"). Arguments, result
     and errors as :func:`lion_attention`.
     """
-    return _run(
-        "recurrent", q, k, v, g, g_gamma, scale, normalize, eps, attention_mask, cu_seqlens, chunk_size, validate
-    )
+    return _run("recurrent", q, k, v, g, g_gamma, **kwargs)
 
 
 FORMS: dict[str, Callable[..., Tensor]] = {
@@ -212,13 +195,7 @@ def lion_attention(
     g_gamma: Tensor | None = None,
     *,
     mode: str = "parallel",
-    scale: float | None = None,
-    normalize: bool = True,
-    eps: float = 1e-6,
-    attention_mask: Tensor | None = None,
-    cu_seqlens: Tensor | None = None,
-    chunk_size: int = 64,
-    validate: bool = True,
+    **kwargs: Unpack[OpOptions],
 ) -> Tensor:
     """Bidirectional linear attention (LION) in the form named by ``mode``; every form gives the same numbers.
 
@@ -254,17 +231,4 @@ def lion_attention(
         TypeError: non-tensors or non-floating dtypes.
         ValueError: bad shapes, both decays, positive log-decays, a bad mask, bad ``cu_seqlens`` or chunk size.
     """
-    return FORMS[check_mode(mode)](
-        q,
-        k,
-        v,
-        g,
-        g_gamma,
-        scale=scale,
-        normalize=normalize,
-        eps=eps,
-        attention_mask=attention_mask,
-        cu_seqlens=cu_seqlens,
-        chunk_size=chunk_size,
-        validate=validate,
-    )
+    return FORMS[check_mode(mode)](q, k, v, g, g_gamma, **kwargs)

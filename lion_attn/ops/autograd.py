@@ -11,53 +11,16 @@ The saved inputs carry no graph, so second derivatives are refused with a clear 
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
-from lion_attn.ops.parallel import refuse_double_backward, safe_denominator
-
-
-class Form(Protocol):
-    """A linear-memory form: ``form(q, k, v, g, reset, signed_with, ones) -> (total, signed_dot | None)``.
-
-    Tensors are ``[B, T, H, *]``. ``signed_with`` (a ``[B, T, H, D]`` tensor ``w``) asks for ``[B, T, H]``
-    ``w_i . (earlier_i - later_i)``, the sums over ``j < i`` minus those over ``j > i``; ``ones`` asks for the sums
-    of an implicit ones column appended to ``v``.
-    """
-
-    def __call__(
-        self,
-        q: Tensor,
-        k: Tensor,
-        v: Tensor,
-        g: Tensor,
-        reset: Tensor | None,
-        signed_with: Tensor | None = None,
-        ones: bool = False,
-    ) -> tuple[Tensor, Tensor | None]: ...
-
-    def normalized(
-        self, q: Tensor, k: Tensor, v: Tensor, g: Tensor, reset: Tensor | None, eps: float
-    ) -> tuple[Tensor, Tensor]:
-        """``(sums / (den + eps), den)`` for the implicit ones column: [B, T, H, D] and [B, T, H]."""
-        ...
+from lion_attn.ops.linear_form import LinearForm, with_ones
+from lion_attn.ops.parallel import HandWrittenBackward, safe_denominator
 
 
-def with_ones(v: Tensor) -> Tensor:
-    """[..., D] -> [..., D + 1]: append the column whose sums are the normalisers."""
-    return torch.cat([v, v.new_ones(*v.shape[:-1], 1)], dim=-1)
-
-
-def normalized(sums: Tensor, eps: float) -> tuple[Tensor, Tensor]:
-    """Split ``[..., D + 1]`` sums into the normalised output [..., D] and the denominator [...]."""
-    den = sums[..., -1]
-    return sums[..., :-1] / safe_denominator(den + eps)[..., None], den
-
-
-class LionFunction(torch.autograd.Function):
+class LionFunction(HandWrittenBackward):
     """Bidirectional decayed linear attention whose backward pass re-runs a linear-memory form.
 
     q, k, v come in the operand dtype and g in the accumulation dtype; the forms return sums in the accumulation
@@ -72,7 +35,7 @@ class LionFunction(torch.autograd.Function):
         v: Tensor,
         g: Tensor,
         reset: Tensor | None,
-        form: Form,
+        form: LinearForm,
         normalize: bool,
         eps: float,
         out_dtype: torch.dtype,
@@ -90,20 +53,9 @@ class LionFunction(torch.autograd.Function):
         return out.to(out_dtype)
 
     @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
-        refuse_double_backward()
-        return LionFunction._backward_once(ctx, grad_out)
-
-    @staticmethod
-    @once_differentiable
-    def _backward_once(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
-        with torch.autocast(ctx.device_type, enabled=False):
-            return LionFunction._backward(ctx, grad_out)
-
-    @staticmethod
-    def _backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+    def gradient(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         q, k, v, g, reset, out, den = ctx.saved_tensors
-        form: Form = ctx.form
+        form: LinearForm = ctx.form
         acc = g.dtype
         grad_out = grad_out.to(acc)
         if ctx.normalize:

@@ -29,6 +29,7 @@ import functools
 import torch
 from torch import Tensor
 
+from lion_attn.ops.linear_form import LinearForm
 from lion_attn.ops.masks import log_decay_block, signed_tri
 from lion_attn.ops.parallel import safe_denominator
 
@@ -44,7 +45,7 @@ def block_bytes(device: torch.device) -> int:
     return _BLOCK_BYTES.get(device.type, _ACCELERATOR_BLOCK_BYTES)
 
 
-class ChunkForm:
+class ChunkForm(LinearForm):
     """The chunkwise form as used by :class:`lion_attn.ops.autograd.LionFunction`.
 
     Args:
@@ -63,20 +64,12 @@ class ChunkForm:
         self.constant_decay = constant_decay
         self.dtype = dtype
 
-    def __call__(
-        self,
-        q: Tensor,
-        k: Tensor,
-        v: Tensor,
-        g: Tensor,
-        reset: Tensor | None,
-        signed_with: Tensor | None = None,
-        ones: bool = False,
+    def sums(
+        self, q: Tensor, k: Tensor, v: Tensor, g: Tensor, reset: Tensor | None, signed_with: Tensor | None, ones: bool
     ) -> tuple[Tensor, Tensor | None]:
-        with torch.no_grad():
-            return chunk_sum(
-                q, k, v, g, reset, self.scale, self.chunk_size, signed_with, self.constant_decay, ones, dtype=self.dtype
-            )
+        return chunk_sum(
+            q, k, v, g, reset, self.scale, self.chunk_size, signed_with, self.constant_decay, ones, dtype=self.dtype
+        )
 
     def normalized(
         self, q: Tensor, k: Tensor, v: Tensor, g: Tensor, reset: Tensor | None, eps: float

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -214,6 +215,14 @@ def _segments(cu_seqlens: Tensor | Sequence[int] | None, length: int) -> list[tu
     return list(itertools.pairwise(offsets))
 
 
+# The sums of each form, by name.
+_FORM_SUMS: dict[str, Callable[..., Sums]] = {
+    "parallel": _parallel_sums,
+    "chunk": _chunk_sums,
+    "recurrent": _recurrent_sums,
+}
+
+
 def _by_definition(
     sums: Callable[..., Sums], q: Tensor, k: Tensor, v: Tensor, g: Tensor | None, g_gamma: Tensor | None,
     scale: float | None, normalize: bool, eps: float, attention_mask: Tensor | None,
@@ -253,13 +262,14 @@ def _by_definition(
     return num / (den[..., None] + eps)
 
 
-def naive_parallel(
+def naive_lion(
     q: Tensor,
     k: Tensor,
     v: Tensor,
     g: Tensor | None = None,
     g_gamma: Tensor | None = None,
     *,
+    mode: str = "parallel",
     scale: float | None = None,
     normalize: bool = True,
     eps: float = 1e-6,
@@ -268,7 +278,8 @@ def naive_parallel(
     chunk_size: int = 64,
     rows: Tensor | None = None,
 ) -> Tensor:
-    """LION in full-attention form, literally: ``y_i = sum_j A[i, j] v_j / (sum_j A[i, j] + eps)``.
+    """LION in the literal form named by ``mode``; :func:`naive_parallel`, :func:`naive_chunk` and
+    :func:`naive_recurrent` are this with ``mode`` fixed.
 
     Args:
         q: [B, T, H, K] feature-mapped queries.
@@ -276,68 +287,61 @@ def naive_parallel(
         v: [B, T, H, V] values.
         g: [B, T, H] log-decays (LION-S), or None.
         g_gamma: [H] per-head log-decays (LION-D), or None. Neither: LION-LIT.
+        mode: ``"parallel" | "chunk" | "recurrent"``.
         scale: score scale, ``K ** -0.5`` when None.
         normalize: divide by ``den + eps``; False returns the numerators.
         eps: added to every denominator.
         attention_mask: [B, T] bool, True = real token; pads are removed, their outputs are 0.
         cu_seqlens: [N + 1] offsets of sequences packed into a batch of 1; each is run alone.
-        chunk_size: ignored (the same signature as every form).
-        rows: [S] query positions to compute (all when None); not with padding or packing.
+        chunk_size: C, tokens per chunk of the chunkwise form (the last may be shorter); ignored by the others.
+        rows: [S] query positions to compute (all when None); parallel form only, not with padding or packing.
 
     Returns:
         [B, T, H, V] float64 (``[B, S, H, V]`` with ``rows``).
     """
+    if mode not in _FORM_SUMS:
+        raise ValueError(f"naive_lion: `mode` must be one of {tuple(_FORM_SUMS)}, got {mode!r}")
+    options: dict[str, object] = {}
     if rows is not None:
-        if attention_mask is not None or cu_seqlens is not None:
-            raise ValueError("naive_parallel: `rows` cannot be combined with `attention_mask` or `cu_seqlens`")
-        return _by_definition(_parallel_sums, q, k, v, g, g_gamma, scale, normalize, eps, None, None, rows=rows)
-    return _by_definition(_parallel_sums, q, k, v, g, g_gamma, scale, normalize, eps, attention_mask, cu_seqlens)
+        if mode != "parallel" or attention_mask is not None or cu_seqlens is not None:
+            raise ValueError("naive: `rows` is for the parallel form without `attention_mask` or `cu_seqlens`")
+        options["rows"] = rows
+    if mode == "chunk":
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ValueError(f"naive_chunk: `chunk_size` must be an int >= 1, got {chunk_size!r}")
+        options["chunk_size"] = chunk_size
+    sums = _FORM_SUMS[mode]
+    return _by_definition(sums, q, k, v, g, g_gamma, scale, normalize, eps, attention_mask, cu_seqlens, **options)
+
+
+def naive_parallel(
+    q: Tensor, k: Tensor, v: Tensor, g: Tensor | None = None, g_gamma: Tensor | None = None, **kwargs: Any
+) -> Tensor:
+    """LION in full-attention form, literally: ``y_i = sum_j A[i, j] v_j / (sum_j A[i, j] + eps)``.
+
+    Args and Returns: as :func:`naive_lion` (``rows`` selects query positions).
+    """
+    return naive_lion(q, k, v, g, g_gamma, mode="parallel", **kwargs)
 
 
 def naive_recurrent(
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    g: Tensor | None = None,
-    g_gamma: Tensor | None = None,
-    *,
-    scale: float | None = None,
-    normalize: bool = True,
-    eps: float = 1e-6,
-    attention_mask: Tensor | None = None,
-    cu_seqlens: Tensor | Sequence[int] | None = None,
-    chunk_size: int = 64,
+    q: Tensor, k: Tensor, v: Tensor, g: Tensor | None = None, g_gamma: Tensor | None = None, **kwargs: Any
 ) -> Tensor:
     """LION as a bidirectional RNN, literally: a forward and a backward scan of ``[K, V]`` states.
 
-    Args and Returns: as :func:`naive_parallel` (``chunk_size`` ignored).
+    Args and Returns: as :func:`naive_lion`.
     """
-    return _by_definition(_recurrent_sums, q, k, v, g, g_gamma, scale, normalize, eps, attention_mask, cu_seqlens)
+    return naive_lion(q, k, v, g, g_gamma, mode="recurrent", **kwargs)
 
 
 def naive_chunk(
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    g: Tensor | None = None,
-    g_gamma: Tensor | None = None,
-    *,
-    scale: float | None = None,
-    normalize: bool = True,
-    eps: float = 1e-6,
-    attention_mask: Tensor | None = None,
-    cu_seqlens: Tensor | Sequence[int] | None = None,
-    chunk_size: int = 64,
+    q: Tensor, k: Tensor, v: Tensor, g: Tensor | None = None, g_gamma: Tensor | None = None, **kwargs: Any
 ) -> Tensor:
     """LION in state-passing chunkwise form, literally: an intra-chunk block and two sweeps of chunk states.
 
-    Args and Returns: as :func:`naive_parallel`; ``chunk_size`` is C, tokens per chunk (the last may be shorter).
+    Args and Returns: as :func:`naive_lion`; ``chunk_size`` is C, tokens per chunk.
     """
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"naive_chunk: `chunk_size` must be an int >= 1, got {chunk_size!r}")
-    return _by_definition(
-        _chunk_sums, q, k, v, g, g_gamma, scale, normalize, eps, attention_mask, cu_seqlens, chunk_size=chunk_size
-    )
+    return naive_lion(q, k, v, g, g_gamma, mode="chunk", **kwargs)
 
 
 NAIVE_FORMS: dict[str, Callable[..., Tensor]] = {
@@ -345,16 +349,6 @@ NAIVE_FORMS: dict[str, Callable[..., Tensor]] = {
     "chunk": naive_chunk,
     "recurrent": naive_recurrent,
 }
-
-
-def naive_lion(
-    q: Tensor, k: Tensor, v: Tensor, g: Tensor | None = None, g_gamma: Tensor | None = None, *, mode: str = "parallel",
-    **kwargs: object,
-) -> Tensor:  # fmt: skip
-    """The literal form named by ``mode`` (``"parallel" | "chunk" | "recurrent"``); keywords as the forms."""
-    if mode not in NAIVE_FORMS:
-        raise ValueError(f"naive_lion: `mode` must be one of {tuple(NAIVE_FORMS)}, got {mode!r}")
-    return NAIVE_FORMS[mode](q, k, v, g, g_gamma, **kwargs)
 
 
 def naive_scans(
@@ -394,8 +388,8 @@ def naive_scans(
         [B, T, H, V] float64.
     """
     _check(q, k, v, None, None)
-    if mode not in NAIVE_FORMS:
-        raise ValueError(f"naive_scans: `mode` must be one of {tuple(NAIVE_FORMS)}, got {mode!r}")
+    if mode not in _FORM_SUMS:
+        raise ValueError(f"naive_scans: `mode` must be one of {tuple(_FORM_SUMS)}, got {mode!r}")
     if len(gs) != len(orders) or not gs:
         raise ValueError("naive_scans: `gs` and `orders` must be non-empty and of the same length")
     batch, length, heads, dim_k = q.shape
@@ -432,7 +426,7 @@ def naive_scans(
                 total_mask = total_mask + mask_scan[:, :, step_of][:, :, :, step_of]
             else:
                 # 2s. One bidirectional pass on the tokens in scan order; its sums put back in raster order.
-                sums = _chunk_sums if mode == "chunk" else _recurrent_sums
+                sums = _FORM_SUMS[mode]
                 extra = {"chunk_size": chunk_size} if mode == "chunk" else {}
                 s_num, s_den = sums(qb[:, visit], kb[:, visit], vb[:, visit], g_scan, scale, **extra)
                 num = num.index_add(1, visit, s_num)

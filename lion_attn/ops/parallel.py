@@ -143,6 +143,30 @@ def refuse_double_backward() -> None:
         )
 
 
+class HandWrittenBackward(torch.autograd.Function):
+    """An autograd Function whose backward pass is written by hand and cannot itself be differentiated.
+
+    Subclasses write ``forward`` (setting ``ctx.device_type``) and :meth:`gradient`; ``backward`` refuses a graph
+    (:func:`refuse_double_backward`) and runs ``gradient`` once, without a graph and with autocast off.
+    """
+
+    @classmethod
+    def backward(cls, ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+        refuse_double_backward()
+        return _gradient_once(ctx, grad_out, cls)
+
+    @staticmethod
+    def gradient(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+        """The gradients of ``forward``'s inputs from that of its output (one entry per input, None for none)."""
+        raise NotImplementedError
+
+
+@once_differentiable
+def _gradient_once(ctx: Any, grad_out: Tensor, cls: type[HandWrittenBackward]) -> tuple[Tensor | None, ...]:
+    with torch.autocast(ctx.device_type, enabled=False):
+        return cls.gradient(ctx, grad_out)
+
+
 def safe_denominator(den: Tensor) -> Tensor:
     """``den`` with exact zeros replaced by 1: a row with no score at all (a pad with ``eps = 0``) gives 0, not NaN."""
     return torch.where(den == 0, torch.ones_like(den), den)
@@ -236,7 +260,7 @@ def query_key_grads(
     return grad_q, grad_k
 
 
-class _ParallelFunction(torch.autograd.Function):
+class _ParallelFunction(HandWrittenBackward):
     @staticmethod
     def forward(
         ctx: Any,
@@ -258,30 +282,23 @@ class _ParallelFunction(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
-        refuse_double_backward()
-        return _ParallelFunction._backward(ctx, grad_out)
-
-    @staticmethod
-    @once_differentiable
-    def _backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+    def gradient(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         q, k, v, g, reset, out, den = ctx.saved_tensors
         need_q, need_k, need_v, need_g = ctx.needs_input_grad[:4]
         acc = g.dtype
-        with torch.autocast(ctx.device_type, enabled=False):
-            # Recomputed rather than kept: two T x T tensors fewer alive between the forward and backward passes.
-            mask = decay_mask(g, reset)
-            scores = raw_scores(q, k, ctx.scale, acc).mul_(mask)
-            grad_scores, grad_h = scores_grad(grad_out, v, out, den, acc)  # [B, H, T, T], [B, H, T, D]
-            grad_v = None
-            if need_v:
-                grad_v = torch.matmul(scores.to(v.dtype).transpose(-1, -2), grad_h).transpose(1, 2)
-            grad_g = None
-            if need_g:
-                log_mask_grad = scores.mul_(grad_scores)
-                log_mask_grad.mul_(signed_tri(log_mask_grad.shape[-1], acc, log_mask_grad.device))
-                grad_g = log_decay_grad(log_mask_grad, g.shape[0])
-            del scores
-            grad_scores.mul_(mask)
-            grad_q, grad_k = query_key_grads(grad_scores, q, k, ctx.scale, need_q, need_k)
+        # Recomputed rather than kept: two T x T tensors fewer alive between the forward and backward passes.
+        mask = decay_mask(g, reset)
+        scores = raw_scores(q, k, ctx.scale, acc).mul_(mask)
+        grad_scores, grad_h = scores_grad(grad_out, v, out, den, acc)  # [B, H, T, T], [B, H, T, D]
+        grad_v = None
+        if need_v:
+            grad_v = torch.matmul(scores.to(v.dtype).transpose(-1, -2), grad_h).transpose(1, 2)
+        grad_g = None
+        if need_g:
+            log_mask_grad = scores.mul_(grad_scores)
+            log_mask_grad.mul_(signed_tri(log_mask_grad.shape[-1], acc, log_mask_grad.device))
+            grad_g = log_decay_grad(log_mask_grad, g.shape[0])
+        del scores
+        grad_scores.mul_(mask)
+        grad_q, grad_k = query_key_grads(grad_scores, q, k, ctx.scale, need_q, need_k)
         return grad_q, grad_k, grad_v, grad_g, None, None, None

@@ -19,10 +19,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from lion_attn.ops.parallel import safe_denominator
+from lion_attn.ops.linear_form import LinearForm, with_ones
 
 
-class RecurrentForm:
+class RecurrentForm(LinearForm):
     """The RNN form as used by :class:`lion_attn.ops.autograd.LionFunction`.
 
     Args:
@@ -32,37 +32,20 @@ class RecurrentForm:
     def __init__(self, scale: float) -> None:
         self.scale = scale
 
-    def __call__(
-        self,
-        q: Tensor,
-        k: Tensor,
-        v: Tensor,
-        g: Tensor,
-        reset: Tensor | None,
-        signed_with: Tensor | None = None,
-        ones: bool = False,
+    def sums(
+        self, q: Tensor, k: Tensor, v: Tensor, g: Tensor, reset: Tensor | None, signed_with: Tensor | None, ones: bool
     ) -> tuple[Tensor, Tensor | None]:
         q, k, v = q.to(g.dtype), k.to(g.dtype), v.to(g.dtype)
         if signed_with is not None:
             signed_with = signed_with.to(g.dtype)
         if ones:
             # One value-sized copy: the only buffer besides the output that inference adds.
-            v = torch.cat([v, v.new_ones(*v.shape[:-1], 1)], dim=-1)
-        with torch.no_grad():
-            # Heads before time: [B, H, T, *].
-            q, k, v, g = (x.transpose(1, 2) for x in (q, k, v, g))
-            signed_with = None if signed_with is None else signed_with.transpose(1, 2)
-            total, signed_dot = recurrent_sum(q, k, v, g, reset, self.scale, signed_with)
+            v = with_ones(v)
+        # Heads before time: [B, H, T, *].
+        q, k, v, g = (x.transpose(1, 2) for x in (q, k, v, g))
+        signed_with = None if signed_with is None else signed_with.transpose(1, 2)
+        total, signed_dot = recurrent_sum(q, k, v, g, reset, self.scale, signed_with)
         return total.transpose(1, 2), None if signed_dot is None else signed_dot.transpose(1, 2)
-
-    def normalized(
-        self, q: Tensor, k: Tensor, v: Tensor, g: Tensor, reset: Tensor | None, eps: float
-    ) -> tuple[Tensor, Tensor]:
-        """The normalised output [B, T, H, D] and the denominators [B, T, H]."""
-        sums, _ = self(q, k, v, g, reset, None, True)
-        # A copy, not a view: the backward pass keeps den, and a view would keep all of ``sums`` alive with it.
-        den = sums[..., -1].clone()
-        return sums[..., :-1] / safe_denominator(den + eps)[..., None], den
 
 
 def recurrent_sum(

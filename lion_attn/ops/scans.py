@@ -26,18 +26,18 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from lion_attn.ops.api import linear_form
-from lion_attn.ops.autograd import LionFunction, with_ones
+from lion_attn.ops.autograd import LionFunction
 from lion_attn.ops.global_state import global_state
 from lion_attn.ops.inputs import check_chunk_size, check_log_decay, check_mode, check_tensor, prepare
+from lion_attn.ops.linear_form import with_ones
 from lion_attn.ops.parallel import (
+    HandWrittenBackward,
     apply_scores,
     log_decay_grad,
     query_key_grads,
     raw_scores,
-    refuse_double_backward,
     safe_denominator,
     scan_log_mask,
     scores_grad,
@@ -265,7 +265,7 @@ def _scan_signs(order: Tensor, dtype: torch.dtype) -> Tensor:
     return (position[:, None] - position[None, :]).sign().to(dtype)
 
 
-class _ScansFunction(torch.autograd.Function):
+class _ScansFunction(HandWrittenBackward):
     @staticmethod
     def forward(
         ctx: Any,
@@ -289,39 +289,32 @@ class _ScansFunction(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
-        refuse_double_backward()
-        return _ScansFunction._backward(ctx, grad_out)
-
-    @staticmethod
-    @once_differentiable
-    def _backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+    def gradient(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         q, k, v, out, den, *rest = ctx.saved_tensors
         count = ctx.count
         gs, orders = rest[:count], rest[count:]
         acc = gs[0].dtype
         need_q, need_k, need_v = ctx.needs_input_grad[:3]
         need_g = ctx.needs_input_grad[6 : 6 + count]
-        with torch.autocast(ctx.device_type, enabled=False):
-            # Recomputed rather than kept between the passes: the masks, their sum and the raw scores.
-            total, masks = _summed_masks(gs, orders)
-            raw = raw_scores(q, k, ctx.scale, acc)
-            grad_scores, grad_h = scores_grad(grad_out, v, out, den, acc)  # dA [B, H, T, T], [B, H, T, D]
-            grad_v = None
-            if need_v:
-                scores = (raw * total).to(v.dtype)
-                grad_v = torch.matmul(scores.transpose(-1, -2), grad_h).transpose(1, 2)
-                del scores
-            grad_gs: list[Tensor | None] = [None] * count
-            if any(need_g):
-                grad_raw_masked = raw.mul_(grad_scores)  # dA * S: the gradient of every order's mask
-                for s in range(count):
-                    if not need_g[s]:
-                        continue
-                    log_mask_grad = grad_raw_masked * masks[s]
-                    log_mask_grad.mul_(_scan_signs(orders[s], acc))
-                    grad_gs[s] = log_decay_grad(log_mask_grad, gs[s].shape[0], orders[s])
-            del raw, masks
-            grad_scores.mul_(total)
-            grad_q, grad_k = query_key_grads(grad_scores, q, k, ctx.scale, need_q, need_k)
+        # Recomputed rather than kept between the passes: the masks, their sum and the raw scores.
+        total, masks = _summed_masks(gs, orders)
+        raw = raw_scores(q, k, ctx.scale, acc)
+        grad_scores, grad_h = scores_grad(grad_out, v, out, den, acc)  # dA [B, H, T, T], [B, H, T, D]
+        grad_v = None
+        if need_v:
+            scores = (raw * total).to(v.dtype)
+            grad_v = torch.matmul(scores.transpose(-1, -2), grad_h).transpose(1, 2)
+            del scores
+        grad_gs: list[Tensor | None] = [None] * count
+        if any(need_g):
+            grad_raw_masked = raw.mul_(grad_scores)  # dA * S: the gradient of every order's mask
+            for s in range(count):
+                if not need_g[s]:
+                    continue
+                log_mask_grad = grad_raw_masked * masks[s]
+                log_mask_grad.mul_(_scan_signs(orders[s], acc))
+                grad_gs[s] = log_decay_grad(log_mask_grad, gs[s].shape[0], orders[s])
+        del raw, masks
+        grad_scores.mul_(total)
+        grad_q, grad_k = query_key_grads(grad_scores, q, k, ctx.scale, need_q, need_k)
         return (grad_q, grad_k, grad_v, None, None, None, *grad_gs, *([None] * count))
