@@ -148,10 +148,30 @@ class LionBertHFModel(LionBertHFPreTrainedModel):
         return BaseModelOutput(last_hidden_state=out.last_hidden_state)
 
 
-class LionBertHFForMaskedLM(LionBertHFPreTrainedModel):
+class _LionBertHFTaskModel(LionBertHFPreTrainedModel):
+    """Base of the wrappers with a task head: the pure model's loss and logits in transformers' output class."""
+
+    _output_class: type[MaskedLMOutput] | type[SequenceClassifierOutput]
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        labels: Tensor | None = None,
+        position_ids: Tensor | None = None,
+        **kwargs: Any,
+    ) -> MaskedLMOutput | SequenceClassifierOutput:
+        """The task's logits and, with ``labels``, the loss (shapes: the wrapped model's ``forward``)."""
+        out = self._lion(input_ids, attention_mask, token_type_ids, labels, position_ids)
+        return self._output_class(loss=out.loss, logits=out.logits)
+
+
+class LionBertHFForMaskedLM(_LionBertHFTaskModel):
     """:class:`lion_attn.models.LionForMaskedLM` as a transformers model (``AutoModelForMaskedLM``)."""
 
     _lion_class = LionForMaskedLM
+    _output_class = MaskedLMOutput
     # RUF012 wants ClassVar on a mutable class attribute; transformers reads this plain dict by name.
     _tied_weights_keys = {"head.decoder.weight": "bert.embeddings.word_embeddings.weight"}  # noqa: RUF012
 
@@ -159,37 +179,12 @@ class LionBertHFForMaskedLM(LionBertHFPreTrainedModel):
         """The decoder onto the vocabulary (tied to the input embeddings)."""
         return self.head.decoder
 
-    def forward(
-        self,
-        input_ids: Tensor,
-        attention_mask: Tensor | None = None,
-        token_type_ids: Tensor | None = None,
-        labels: Tensor | None = None,
-        position_ids: Tensor | None = None,
-        **kwargs: Any,
-    ) -> MaskedLMOutput:
-        """Logits [B, T, vocab_size] and, with ``labels`` (-100 = ignore), the loss."""
-        out = self._lion(input_ids, attention_mask, token_type_ids, labels, position_ids)
-        return MaskedLMOutput(loss=out.loss, logits=out.logits)
 
-
-class LionBertHFForSequenceClassification(LionBertHFPreTrainedModel):
+class LionBertHFForSequenceClassification(_LionBertHFTaskModel):
     """:class:`lion_attn.models.LionForSequenceClassification` as a transformers model."""
 
     _lion_class = LionForSequenceClassification
-
-    def forward(
-        self,
-        input_ids: Tensor,
-        attention_mask: Tensor | None = None,
-        token_type_ids: Tensor | None = None,
-        labels: Tensor | None = None,
-        position_ids: Tensor | None = None,
-        **kwargs: Any,
-    ) -> SequenceClassifierOutput:
-        """Logits [B, num_labels] and, with ``labels``, the loss."""
-        out = self._lion(input_ids, attention_mask, token_type_ids, labels, position_ids)
-        return SequenceClassifierOutput(loss=out.loss, logits=out.logits)
+    _output_class = SequenceClassifierOutput
 
 
 def register() -> None:

@@ -63,8 +63,13 @@ class Block(nn.Module):
         )
         self.drop_path1 = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
         self.norm2 = norm_layer(dim)
-        self.mlp = Mlp(dim, hidden_features=int(dim * mlp_ratio), act_layer=act_layer, drop=proj_drop)
+        self.mlp = Mlp(dim, hidden_features=self.mlp_width(dim, mlp_ratio), act_layer=act_layer, drop=proj_drop)
         self.drop_path2 = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
+
+    @staticmethod
+    def mlp_width(dim: int, mlp_ratio: float) -> int:
+        """Hidden width of the MLP: ``dim * mlp_ratio`` truncated, as timm does."""
+        return int(dim * mlp_ratio)
 
     def forward(self, x: Tensor, attention_mask: Tensor | None = None) -> Tensor:
         """Apply the block to [B, T, dim] tokens (``attention_mask`` [B, T] bool, True = real token)."""

@@ -14,7 +14,7 @@ Config fields carry Hugging Face's BERT names. Two deliberate differences from H
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -296,7 +296,39 @@ class LionMLMHead(nn.Module):
         return self.decoder(self.norm(self.act(self.dense(hidden))))
 
 
-class LionForMaskedLM(LionModelMixin, nn.Module):
+_Output = TypeVar("_Output")
+
+
+class _LionBertTaskModel(LionModelMixin, nn.Module, Generic[_Output]):
+    """What the task models share: :class:`LionBertModel` as ``self.bert`` and a forward that encodes, then hands
+    the hidden states to the task's :meth:`head_output`. Each concrete subclass sets ``config_class`` (which
+    registers it for :func:`lion_attn.models.load_pretrained`)."""
+
+    config: LionBertConfig
+
+    def __init__(self, config: LionBertConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.bert = LionBertModel(config)
+
+    def head_output(self, hidden: Tensor, attention_mask: Tensor | None, labels: Tensor | None) -> _Output:
+        """The task's output (and loss with ``labels``) from the [B, T, D] hidden states."""
+        raise NotImplementedError
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        labels: Tensor | None = None,
+        position_ids: Tensor | None = None,
+    ) -> _Output:
+        """Encode [B, T] token ids and apply the head; with ``labels`` the output carries the loss."""
+        hidden = self.bert(input_ids, attention_mask, token_type_ids, position_ids).last_hidden_state
+        return self.head_output(hidden, attention_mask, labels)
+
+
+class LionForMaskedLM(_LionBertTaskModel[MaskedLMOutput]):
     """Masked language model: :class:`LionBertModel` and an MLM head tied to the input embeddings.
 
     Args:
@@ -308,12 +340,9 @@ class LionForMaskedLM(LionModelMixin, nn.Module):
     """
 
     config_class: ClassVar[type[ModelConfig]] = LionBertConfig
-    config: LionBertConfig
 
     def __init__(self, config: LionBertConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.bert = LionBertModel(config)
+        super().__init__(config)
         self.head = LionMLMHead(config)
         self.head.apply(init_weights(config.initializer_range))
         nn.init.zeros_(self.head.decoder.bias)
@@ -323,16 +352,8 @@ class LionForMaskedLM(LionModelMixin, nn.Module):
         """Make the decoder weight the very same parameter as the input word embeddings."""
         self.head.decoder.weight = self.bert.embeddings.word_embeddings.weight
 
-    def forward(
-        self,
-        input_ids: Tensor,
-        attention_mask: Tensor | None = None,
-        token_type_ids: Tensor | None = None,
-        labels: Tensor | None = None,
-        position_ids: Tensor | None = None,
-    ) -> MaskedLMOutput:
+    def head_output(self, hidden: Tensor, attention_mask: Tensor | None, labels: Tensor | None) -> MaskedLMOutput:
         """Predict every token; with ``labels`` [B, T] (-100 = ignore) also return the mean cross-entropy."""
-        hidden = self.bert(input_ids, attention_mask, token_type_ids, position_ids).last_hidden_state
         logits = self.head(hidden)  # [B, T, vocab]
         loss = None
         if labels is not None:
@@ -340,7 +361,7 @@ class LionForMaskedLM(LionModelMixin, nn.Module):
         return MaskedLMOutput(loss=loss, logits=logits, last_hidden_state=hidden)
 
 
-class LionForSequenceClassification(LionModelMixin, nn.Module):
+class LionForSequenceClassification(_LionBertTaskModel[SequenceClassifierOutput]):
     """Sequence classifier (or regressor, ``num_labels == 1``) on :class:`LionBertModel`.
 
     The sequence is pooled as its first real token (``classifier_pooling="cls"``; the tokenizer puts
@@ -355,12 +376,9 @@ class LionForSequenceClassification(LionModelMixin, nn.Module):
     """
 
     config_class: ClassVar[type[ModelConfig]] = LionBertConfig
-    config: LionBertConfig
 
     def __init__(self, config: LionBertConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.bert = LionBertModel(config)
+        super().__init__(config)
         drop = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
         self.dropout = nn.Dropout(drop)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
@@ -377,16 +395,10 @@ class LionForSequenceClassification(LionModelMixin, nn.Module):
         weights = mask.to(hidden.dtype).unsqueeze(-1)
         return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
-    def forward(
-        self,
-        input_ids: Tensor,
-        attention_mask: Tensor | None = None,
-        token_type_ids: Tensor | None = None,
-        labels: Tensor | None = None,
-        position_ids: Tensor | None = None,
+    def head_output(
+        self, hidden: Tensor, attention_mask: Tensor | None, labels: Tensor | None
     ) -> SequenceClassifierOutput:
         """Classify; with ``labels`` ([B] class ids, or [B] floats when ``num_labels == 1``) also return the loss."""
-        hidden = self.bert(input_ids, attention_mask, token_type_ids, position_ids).last_hidden_state
         logits = self.classifier(self.dropout(self.pool(hidden, attention_mask)))  # [B, num_labels]
         loss = None
         if labels is not None:

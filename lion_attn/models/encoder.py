@@ -7,7 +7,7 @@ softmax attention through SDPA; everything else is identical, so comparisons are
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -45,6 +45,10 @@ class LionEncoder(nn.Module):
         ``forward(x [B, T, dim], attention_mask [B, T] bool | None) -> [B, T, dim]``.
     """
 
+    #: The block of the stack, and whether a LayerNorm follows the last one (the post-norm layout overrides both).
+    block_class: ClassVar[type[Block]] = Block
+    final_norm: ClassVar[bool] = True
+
     def __init__(
         self,
         dim: int,
@@ -71,11 +75,11 @@ class LionEncoder(nn.Module):
         rates = stochastic_depth_rates(drop_path_rate, depth)
         block_kwargs = attention.block_kwargs(**lion_extra)
         self.blocks = nn.ModuleList(
-            Block(dim, num_heads, mlp_ratio, proj_drop=proj_drop, attn_drop=attn_drop, drop_path=rate,
-                  norm_layer=norm, act_layer=act_layer, **block_kwargs)
+            self.block_class(dim, num_heads, mlp_ratio, proj_drop=proj_drop, attn_drop=attn_drop, drop_path=rate,
+                             norm_layer=norm, act_layer=act_layer, **block_kwargs)
             for rate in rates
         )  # fmt: skip
-        self.norm = norm_layer(dim)
+        self.norm = norm_layer(dim) if self.final_norm else nn.Identity()
 
     @classmethod
     def from_config(cls, config: Any, *, proj_drop: float, attn_drop: float = 0.0, **lion_extra: Any) -> LionEncoder:
