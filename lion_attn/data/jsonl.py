@@ -3,18 +3,70 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
-__all__ = ["read_jsonl_classification", "write_jsonl_classification"]
+__all__ = [
+    "label_ids",
+    "label_sort_key",
+    "read_jsonl_classification",
+    "read_jsonl_records",
+    "write_jsonl_classification",
+]
 
 
-def _label_sort_key(name: str) -> tuple[int, int | str]:
-    # Integer labels sort numerically ("2" before "10"); anything else sorts as text after them.
+def label_sort_key(name: str) -> tuple[int, int | str]:
+    """Sort key of label names: integer labels numerically ("2" before "10"), then anything else as text."""
     try:
         return (0, int(name))
     except ValueError:
         return (1, name)
+
+
+def label_ids(labels: list[str], where: list[str], names: Sequence[str] | None) -> tuple[list[int], list[str]]:
+    """Label ids and the label set: ``names`` (a training label set every label must be in), or when None the
+    sorted set of ``labels``. ``where[i]`` names the place of ``labels[i]`` for the error message."""
+    if names is None:
+        names = sorted(set(labels), key=label_sort_key)
+    index = {name: i for i, name in enumerate(names)}
+    for label, place in zip(labels, where, strict=True):
+        if label not in index:
+            raise ValueError(f"{place}: label {label!r} is not in the training label set {list(names)}")
+    return [index[label] for label in labels], list(names)
+
+
+def read_jsonl_records(path: Path, fields: Sequence[str]) -> Iterator[tuple[dict[str, Any], str]]:
+    """The records of a JSONL file, each with its place (``"FILE, line N"``); blank lines are skipped.
+
+    Every record must be an object with ``fields``: all but the last strings (texts), the last a string or an
+    integer (the label).
+
+    Raises:
+        ValueError: invalid JSON, a line that is not an object, a missing field or a field of the wrong type;
+            the message names the file and line.
+    """
+    with path.open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}, line {line_no}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{where}: invalid JSON ({err.msg} at column {err.colno})") from None
+            if not isinstance(record, dict):
+                raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            for field in fields:
+                if field not in record:
+                    raise ValueError(f"{where}: missing field {field!r} (fields: {sorted(record)})")
+            for field in fields[:-1]:
+                if not isinstance(record[field], str):
+                    raise ValueError(f"{where}: field {field!r} must be a string, got {type(record[field]).__name__}")
+            label = record[fields[-1]]
+            if isinstance(label, bool) or not isinstance(label, (str, int)):
+                raise ValueError(f"{where}: field {fields[-1]!r} must be a string or integer, got {label!r}")
+            yield record, where
 
 
 def read_jsonl_classification(
@@ -46,37 +98,13 @@ def read_jsonl_classification(
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: file not found")
-    texts: list[str] = []
-    labels: list[str] = []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}, line {line_no}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{where}: invalid JSON ({err.msg} at column {err.colno})") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
-            for field in (text_field, label_field):
-                if field not in record:
-                    raise ValueError(f"{where}: missing field {field!r} (fields: {sorted(record)})")
-            text, label = record[text_field], record[label_field]
-            if not isinstance(text, str):
-                raise ValueError(f"{where}: field {text_field!r} must be a string, got {type(text).__name__}")
-            if isinstance(label, bool) or not isinstance(label, (str, int)):
-                raise ValueError(f"{where}: field {label_field!r} must be a string or integer, got {label!r}")
-            label = str(label)
-            if label_names is not None and label not in label_names:
-                raise ValueError(f"{where}: label {label!r} is not in the training label set {list(label_names)}")
-            texts.append(text)
-            labels.append(label)
-    if not texts:
+    records = list(read_jsonl_records(path, (text_field, label_field)))
+    if not records:
         raise ValueError(f"{path}: file is empty (no JSON lines)")
-    names = list(label_names) if label_names is not None else sorted(set(labels), key=_label_sort_key)
-    index = {name: i for i, name in enumerate(names)}
-    return texts, [index[label] for label in labels], names
+    texts = [record[text_field] for record, _ in records]
+    labels = [str(record[label_field]) for record, _ in records]
+    ids, names = label_ids(labels, [where for _, where in records], label_names)
+    return texts, ids, names
 
 
 def write_jsonl_classification(

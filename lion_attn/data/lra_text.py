@@ -14,11 +14,12 @@ Bytes become token ids ``byte + BYTE_OFFSET`` so that id 0 stays the padding id 
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from lion_attn.data.jsonl import label_ids, read_jsonl_records
 
 __all__ = ["BYTE_OFFSET", "BYTE_VOCAB_SIZE", "encode_bytes", "read_lra_pairs", "read_lra_text"]
 
@@ -34,57 +35,6 @@ def encode_bytes(text: str, max_bytes: int = 4096) -> list[int]:
         raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
     data = np.frombuffer(text.encode("utf-8")[:max_bytes], dtype=np.uint8)
     return (data.astype(np.int64) + BYTE_OFFSET).tolist()
-
-
-def _label_key(name: str) -> tuple[int, int | str]:
-    # Integer labels sort numerically ("2" before "10"); anything else sorts as text after them.
-    try:
-        return (0, int(name))
-    except ValueError:
-        return (1, name)
-
-
-def _label_ids(labels: list[str], where: list[str], names: Sequence[str] | None) -> tuple[list[int], list[str]]:
-    if names is None:
-        names = sorted(set(labels), key=_label_key)
-    index = {name: i for i, name in enumerate(names)}
-    for label, place in zip(labels, where, strict=True):
-        if label not in index:
-            raise ValueError(f"{place}: label {label!r} is not in the training label set {list(names)}")
-    return [index[label] for label in labels], list(names)
-
-
-def _check_record(record: object, fields: Sequence[str], where: str) -> dict:
-    if not isinstance(record, dict):
-        raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
-    for field in fields:
-        if field not in record:
-            raise ValueError(f"{where}: missing field {field!r} (fields: {sorted(record)})")
-    for field in fields[:-1]:
-        if not isinstance(record[field], str):
-            raise ValueError(f"{where}: field {field!r} must be a string, got {type(record[field]).__name__}")
-    label = record[fields[-1]]
-    if isinstance(label, bool) or not isinstance(label, (str, int)):
-        raise ValueError(f"{where}: field {fields[-1]!r} must be a string or integer, got {label!r}")
-    return record
-
-
-def _read_jsonl(path: Path, fields: Sequence[str]) -> tuple[list[list[str]], list[str], list[str]]:
-    rows, labels, where = [], [], []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            place = f"{path}, line {line_no}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{place}: invalid JSON ({err.msg} at column {err.colno})") from None
-            record = _check_record(record, fields, place)
-            rows.append([record[f] for f in fields[:-1]])
-            labels.append(str(record[fields[-1]]))
-            where.append(place)
-    return rows, labels, where
 
 
 def _read_csv(path: Path, fields: Sequence[str]) -> tuple[list[list[str]], list[str], list[str]]:
@@ -120,7 +70,10 @@ def _read(path: str | Path, fields: Sequence[str], allow_csv: bool) -> tuple[lis
             raise ValueError(f"{path}: expected a JSONL file (one JSON object per line), not CSV")
         rows, labels, where = _read_csv(path, fields)
     else:
-        rows, labels, where = _read_jsonl(path, fields)
+        records = list(read_jsonl_records(path, fields))
+        rows = [[record[f] for f in fields[:-1]] for record, _ in records]
+        labels = [str(record[fields[-1]]) for record, _ in records]
+        where = [place for _, place in records]
     if not rows:
         raise ValueError(f"{path}: no examples (the file is empty)")
     return rows, labels, where
@@ -143,7 +96,7 @@ def read_lra_text(
         ValueError: On a missing or empty file or any bad row; the message names the file and line.
     """
     rows, labels, where = _read(path, ("text", "label"), allow_csv=True)
-    ids, names = _label_ids(labels, where, label_names)
+    ids, names = label_ids(labels, where, label_names)
     return [encode_bytes(text, max_bytes) for (text,) in rows], ids, names
 
 
@@ -164,6 +117,6 @@ def read_lra_pairs(
         ValueError: On a missing or empty file or any bad row; the message names the file and line.
     """
     rows, labels, where = _read(path, ("text1", "text2", "label"), allow_csv=False)
-    ids, names = _label_ids(labels, where, label_names)
+    ids, names = label_ids(labels, where, label_names)
     pairs = [(encode_bytes(a, max_bytes), encode_bytes(b, max_bytes)) for a, b in rows]
     return pairs, ids, names

@@ -18,14 +18,6 @@ from lion_attn.train.tasks.text_task import TextTask, add_tokenizer_flags
 logger = logging.getLogger(__name__)
 
 
-def _label_sort_key(name: str) -> tuple[int, int | str]:
-    # Integer labels sort numerically ("2" before "10"); anything else sorts as text after them.
-    try:
-        return (0, int(name))
-    except ValueError:
-        return (1, name)
-
-
 class TextClsTask(TextTask):
     """``lion train text-cls --train FILE --val FILE [--text-fields a,b] [--regression] [--init MLM_CHECKPOINT]``."""
 
@@ -59,6 +51,7 @@ class TextClsTask(TextTask):
         add_limit_flags(p, "N training examples", "N evaluation examples")
 
     def __init__(self, config: TrainConfig, for_eval: bool = False) -> None:
+        from lion_attn.data.jsonl import label_sort_key
         from lion_attn.data.text_table import read_text_examples
 
         a = self.bind_args(config)
@@ -83,7 +76,7 @@ class TextClsTask(TextTask):
             elif for_eval and a["label_names"]:
                 names = list(a["label_names"])
             else:
-                names = sorted(set(train.labels), key=_label_sort_key)  # type: ignore[union-attr]
+                names = sorted(set(train.labels), key=label_sort_key)  # type: ignore[union-attr]
             index = {n: i for i, n in enumerate(names)}
             if not self.regression:
                 for i, label in enumerate(val.labels):
