@@ -30,22 +30,19 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 
-class ScanOptions(TypedDict, total=False):
-    """The keyword options of the op in every form and of the two-scan op (meanings and defaults:
-    :func:`lion_attention`)."""
+class OpOptions(TypedDict, total=False):
+    """The keyword options of :func:`lion_attention` and of each form (meanings and defaults: :func:`lion_attention`).
+
+    Written once here so the forms' signatures stay in step; the defaults live in one place too (``_run``).
+    """
 
     scale: float | None
     normalize: bool
     eps: float
     attention_mask: Tensor | None
+    cu_seqlens: Tensor | None
     chunk_size: int
     validate: bool
-
-
-class OpOptions(ScanOptions, total=False):
-    """The keyword options of :func:`lion_attention` and of each form: :class:`ScanOptions` and packing."""
-
-    cu_seqlens: Tensor | None
 
 
 def _run(
