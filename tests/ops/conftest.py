@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 import pytest
 import torch
 
+from tests.devices import DEVICES
+
 _ORIGINALS = {
     "empty": torch.empty,
     "empty_like": torch.empty_like,
@@ -44,3 +46,9 @@ def poison_empty(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("new_empty", "new_empty_strided"):
         monkeypatch.setattr(torch.Tensor, name, _poisoned(_ORIGINALS[name]))
     yield
+
+
+@pytest.fixture(params=DEVICES)
+def device(request: pytest.FixtureRequest) -> str:
+    """The device an op test runs on: every test that takes ``device`` runs once per entry of ``DEVICES``."""
+    return request.param

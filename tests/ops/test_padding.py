@@ -84,10 +84,12 @@ def _padding_params() -> list:
 
 @pytest.mark.parametrize(("form", "chunk", "variant", "normalize", "dtype"), _padding_params())
 def test_padding_equals_unpadded_reference(
-    form: str, chunk: int | None, variant: str, normalize: bool, dtype: torch.dtype
+    device: str, form: str, chunk: int | None, variant: str, normalize: bool, dtype: torch.dtype
 ) -> None:
     case, ref_out, ref_grads = padded_case(variant, normalize)
-    out, grads = run(form_fn(form), case, dtype, **_kwargs(chunk, normalize=normalize, attention_mask=MASK))
+    out, grads = run(
+        form_fn(form), case, dtype, **_kwargs(chunk, normalize=normalize, attention_mask=MASK), device=device
+    )
     assert out.shape == ref_out.shape
     pads = out[~MASK]
     assert (pads == 0).all(), f"outputs at pads are not exactly 0 (max |y| = {pads.abs().max().item():.3e})"
@@ -97,11 +99,11 @@ def test_padding_equals_unpadded_reference(
 
 @pytest.mark.parametrize(("form", "chunk"), FORM_CHUNKS, ids=FORM_IDS)
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_padded_row_equals_same_op_on_the_row_alone(form: str, chunk: int | None, variant: str) -> None:
+def test_padded_row_equals_same_op_on_the_row_alone(device: str, form: str, chunk: int | None, variant: str) -> None:
     # The op against itself in float32: each padded row against the same op on that row with its pads removed.
     case, _, _ = padded_case(variant, True)
     kwargs = _kwargs(chunk)
-    padded, _ = run(form_fn(form), case, torch.float32, grad=False, attention_mask=MASK, **kwargs)
+    padded, _ = run(form_fn(form), case, torch.float32, grad=False, attention_mask=MASK, **kwargs, device=device)
     for row in range(MASK.shape[0]):
         idx = MASK[row].nonzero().flatten()
         alone = Case(
@@ -111,17 +113,17 @@ def test_padded_row_equals_same_op_on_the_row_alone(form: str, chunk: int | None
             None if case.g is None else case.g[row : row + 1, idx],
             case.g_gamma,
         )
-        out, _ = run(form_fn(form), alone, torch.float32, grad=False, **kwargs)
+        out, _ = run(form_fn(form), alone, torch.float32, grad=False, **kwargs, device=device)
         assert_close(f"row {row}", padded[row : row + 1, idx], out, 1e-5)
 
 
 @pytest.mark.parametrize(("form", "chunk"), FORM_CHUNKS, ids=FORM_IDS)
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_fully_padded_row_gives_zeros(form: str, chunk: int | None, variant: str) -> None:
+def test_fully_padded_row_gives_zeros(device: str, form: str, chunk: int | None, variant: str) -> None:
     mask = torch.tensor([[False] * 6, [False, True, True, True, False, True]])
     case = make_case(variant, 6, batch=2, seed=33)
     ref_out, ref_grads = run(lambda *a, **kw: ref_lion_padded(*a, attention_mask=mask, **kw), case, torch.float64)
-    out, grads = run(form_fn(form), case, torch.float64, attention_mask=mask, **_kwargs(chunk))
+    out, grads = run(form_fn(form), case, torch.float64, attention_mask=mask, **_kwargs(chunk), device=device)
     assert (out[0] == 0).all()
     assert_close("output", out, ref_out, TOL[torch.float64])
     assert_all_close("all-pad", grads, ref_grads, TOL[torch.float64])
@@ -154,11 +156,11 @@ def _packed_params() -> list:
 
 @pytest.mark.parametrize(("layout", "form", "chunk", "variant", "normalize", "dtype"), _packed_params())
 def test_packed_equals_separate_runs(
-    layout: str, form: str, chunk: int | None, variant: str, normalize: bool, dtype: torch.dtype
+    device: str, layout: str, form: str, chunk: int | None, variant: str, normalize: bool, dtype: torch.dtype
 ) -> None:
     case, ref_out, ref_grads = packed_case(variant, normalize, layout)
     cu = torch.tensor(SEGMENTS[layout], dtype=torch.int32)
-    out, grads = run(form_fn(form), case, dtype, **_kwargs(chunk, normalize=normalize, cu_seqlens=cu))
+    out, grads = run(form_fn(form), case, dtype, **_kwargs(chunk, normalize=normalize, cu_seqlens=cu), device=device)
     assert_close("output", out, ref_out, TOL[dtype])
     # Normalised length-1 segments have O(eps) dq, dk (and no decay gradient): measure against the mixed layout.
     floors = packed_case(variant, normalize, "mixed")[2]
@@ -167,32 +169,34 @@ def test_packed_equals_separate_runs(
 
 @pytest.mark.parametrize(("form", "chunk"), FORM_CHUNKS, ids=FORM_IDS)
 @pytest.mark.parametrize("cu_dtype", [torch.int32, torch.int64], ids=["int32", "int64"])
-def test_packed_accepts_int32_and_int64_offsets(form: str, chunk: int | None, cu_dtype: torch.dtype) -> None:
+def test_packed_accepts_int32_and_int64_offsets(
+    device: str, form: str, chunk: int | None, cu_dtype: torch.dtype
+) -> None:
     case, ref_out, _ = packed_case("s", True, "mixed")
     cu = torch.tensor(SEGMENTS["mixed"], dtype=cu_dtype)
-    out, _ = run(form_fn(form), case, torch.float64, grad=False, cu_seqlens=cu, **_kwargs(chunk))
+    out, _ = run(form_fn(form), case, torch.float64, grad=False, cu_seqlens=cu, **_kwargs(chunk), device=device)
     assert_close("output", out, ref_out, TOL[torch.float64])
 
 
 @pytest.mark.parametrize(("form", "chunk"), FORM_CHUNKS, ids=FORM_IDS)
-def test_minus_inf_log_decay_at_pads_is_ignored(form: str, chunk: int | None) -> None:
+def test_minus_inf_log_decay_at_pads_is_ignored(device: str, form: str, chunk: int | None) -> None:
     # Whatever sits at a pad, even a -inf log-decay, must not reach real tokens (nor make a NaN gradient).
     case, ref_out, ref_grads = padded_case("s", True)
     case = Case(case.q, case.k, case.v, torch.where(MASK.unsqueeze(-1), case.g, -float("inf")), None, case.dy)
-    out, grads = run(form_fn(form), case, torch.float64, attention_mask=MASK, **_kwargs(chunk))
+    out, grads = run(form_fn(form), case, torch.float64, attention_mask=MASK, **_kwargs(chunk), device=device)
     assert_close("output", out, ref_out, TOL[torch.float64])
     assert_all_close("padded", grads, ref_grads, TOL[torch.float64])
 
 
 @pytest.mark.parametrize(("form", "chunk"), FORM_CHUNKS, ids=FORM_IDS)
-def test_padding_and_packing_combined_with_hard_resets(form: str, chunk: int | None) -> None:
+def test_padding_and_packing_combined_with_hard_resets(device: str, form: str, chunk: int | None) -> None:
     # -inf log-decays at real tokens (all heads) together with pads, and inside a packed segment.
     case, _, _ = padded_case("s", True)
     g = case.g.clone()
     g[0, 5] = g[2, 4] = g[2, 8] = g[3, 12] = -float("inf")
     case = Case(case.q, case.k, case.v, g, None, case.dy)
     ref_out, ref_grads = run(lambda *a, **kw: ref_lion_padded(*a, attention_mask=MASK, **kw), case, torch.float64)
-    out, grads = run(form_fn(form), case, torch.float64, attention_mask=MASK, **_kwargs(chunk))
+    out, grads = run(form_fn(form), case, torch.float64, attention_mask=MASK, **_kwargs(chunk), device=device)
     assert_close("padded output", out, ref_out, TOL[torch.float64])
     assert_all_close("padded", grads, ref_grads, TOL[torch.float64])
 
@@ -202,6 +206,6 @@ def test_padding_and_packing_combined_with_hard_resets(form: str, chunk: int | N
     case = Case(case.q, case.k, case.v, g, None, case.dy)
     cu = SEGMENTS["mixed"]
     ref_out, ref_grads = run(lambda *a, **kw: ref_lion_packed(*a, cu_seqlens=cu, **kw), case, torch.float64)
-    out, grads = run(form_fn(form), case, torch.float64, cu_seqlens=torch.tensor(cu), **_kwargs(chunk))
+    out, grads = run(form_fn(form), case, torch.float64, cu_seqlens=torch.tensor(cu), **_kwargs(chunk), device=device)
     assert_close("packed output", out, ref_out, TOL[torch.float64])
     assert_all_close("packed", grads, ref_grads, TOL[torch.float64])

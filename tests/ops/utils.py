@@ -94,27 +94,37 @@ def make_case(
 
 
 def run(
-    fn: Callable[..., torch.Tensor], case: Case, dtype: torch.dtype, *, grad: bool = True, **kwargs: object
+    fn: Callable[..., torch.Tensor],
+    case: Case,
+    dtype: torch.dtype,
+    *,
+    grad: bool = True,
+    device: str | torch.device = "cpu",
+    **kwargs: object,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Run ``fn`` on the case cast to ``dtype`` (decays stay float64 for float64, else float32) and backprop dy.
 
+    The inputs, ``dy`` and every tensor in ``kwargs`` (masks, offsets) are moved to ``device``; the output and the
+    gradients come back on the CPU, where the float64 reference lives (on the CPU nothing is copied).
+
     Returns:
-        The output and the gradients of every present input (empty when ``grad`` is False).
+        The output and the gradients of every present input (empty when ``grad`` is False), on the CPU.
     """
     decay_dtype = torch.float64 if dtype == torch.float64 else torch.float32
     leaves = {}
     for name, x in case.named().items():
-        cast = x.to(decay_dtype if name in ("g", "g_gamma") else dtype).detach()
+        cast = x.to(device=device, dtype=decay_dtype if name in ("g", "g_gamma") else dtype).detach()
         leaves[name] = cast.requires_grad_(grad)
+    kwargs = {n: x.to(device) if isinstance(x, torch.Tensor) else x for n, x in kwargs.items()}
     out = fn(leaves["q"], leaves["k"], leaves["v"], leaves.get("g"), leaves.get("g_gamma"), **kwargs)
     if not grad:
-        return out, {}
-    (out.to(torch.float64) * case.dy).sum().backward()
+        return out.cpu(), {}
+    (out.to(torch.float64) * case.dy.to(out.device)).sum().backward()
     grads = {}
     for name, leaf in leaves.items():
         # An input that does not reach the output gets no grad; its true gradient is zero.
-        grads[name] = leaf.grad if leaf.grad is not None else torch.zeros_like(leaf)
-    return out, grads
+        grads[name] = (leaf.grad if leaf.grad is not None else torch.zeros_like(leaf)).cpu()
+    return out.cpu(), grads
 
 
 @functools.lru_cache(maxsize=1024)
