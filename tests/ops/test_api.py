@@ -12,14 +12,14 @@ from .utils import FORMS, VARIANTS, form_fn, make_case
 B, T, H, K, V = 2, 6, 3, 5, 4
 
 
-def _inputs(variant: str = "s", seqlen: int = T, dtype: torch.dtype = torch.float32) -> dict:
+def _inputs(variant: str = "s", seqlen: int = T, dtype: torch.dtype = torch.float32, device: str = "cpu") -> dict:
     case = make_case(variant, seqlen, batch=B, heads=H, dim_k=K, dim_v=V, seed=71)
     return {
-        "q": case.q.to(dtype),
-        "k": case.k.to(dtype),
-        "v": case.v.to(dtype),
-        "g": None if case.g is None else case.g.to(dtype),
-        "g_gamma": None if case.g_gamma is None else case.g_gamma.to(dtype),
+        "q": case.q.to(device=device, dtype=dtype),
+        "k": case.k.to(device=device, dtype=dtype),
+        "v": case.v.to(device=device, dtype=dtype),
+        "g": None if case.g is None else case.g.to(device=device, dtype=dtype),
+        "g_gamma": None if case.g_gamma is None else case.g_gamma.to(device=device, dtype=dtype),
     }
 
 
@@ -34,10 +34,11 @@ def _inputs(variant: str = "s", seqlen: int = T, dtype: torch.dtype = torch.floa
     ],
     ids=["defaults", "raw", "mask"],
 )
-def test_dispatcher_equals_named_form(form: str, variant: str, options: dict) -> None:
+def test_dispatcher_equals_named_form(device: str, form: str, variant: str, options: dict) -> None:
     from lion_attn.ops import lion_attention
 
-    x = _inputs(variant)
+    x = _inputs(variant, device=device)
+    options = {n: o.to(device) if isinstance(o, torch.Tensor) else o for n, o in options.items()}
     expected = form_fn(form)(**x, **options)
     out = lion_attention(**x, mode=form, **options)
     assert torch.equal(out, expected)
@@ -61,27 +62,30 @@ def test_exported_from_package() -> None:
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
-def test_empty_sequence(form: str, variant: str, dtype: torch.dtype) -> None:
-    x = _inputs(variant, seqlen=0, dtype=torch.float32)
+def test_empty_sequence(device: str, form: str, variant: str, dtype: torch.dtype) -> None:
+    x = _inputs(variant, seqlen=0, dtype=torch.float32, device=device)
     x = {n: (t if t is None or n in ("g", "g_gamma") else t.to(dtype)) for n, t in x.items()}
     out = form_fn(form)(**x)
     assert out.shape == (B, 0, H, V)
     assert out.dtype == dtype
+    assert out.device == x["q"].device
 
 
 @pytest.mark.parametrize("form", FORMS)
-def test_empty_sequence_with_mask(form: str) -> None:
-    x = _inputs("s", seqlen=0)
-    out = form_fn(form)(**x, attention_mask=torch.zeros(B, 0, dtype=torch.bool))
+def test_empty_sequence_with_mask(device: str, form: str) -> None:
+    x = _inputs("s", seqlen=0, device=device)
+    out = form_fn(form)(**x, attention_mask=torch.zeros(B, 0, dtype=torch.bool, device=device))
     assert out.shape == (B, 0, H, V)
 
 
 @pytest.mark.parametrize("form", FORMS)
-def test_output_shape_and_dtype(form: str) -> None:
+def test_output_shape_and_dtype(device: str, form: str) -> None:
     for dtype in (torch.float32, torch.float64):
-        out = form_fn(form)(**_inputs("s", dtype=dtype))
+        x = _inputs("s", dtype=dtype, device=device)
+        out = form_fn(form)(**x)
         assert out.shape == (B, T, H, V)
         assert out.dtype == dtype
+        assert out.device == x["q"].device
 
 
 def _word(name: str) -> str:
