@@ -14,8 +14,9 @@ from torch import Tensor, nn
 
 from lion_attn.layers import Block
 from lion_attn.models.attention_config import LionAttentionConfig
+from lion_attn.models.checks import check_divisible, check_positive_int, check_probability
 
-__all__ = ["LionEncoder", "init_weights", "stochastic_depth_rates"]
+__all__ = ["LionEncoder", "check_encoder_fields", "init_weights", "stochastic_depth_rates"]
 
 
 def stochastic_depth_rates(drop_path_rate: float, depth: int) -> list[float]:
@@ -23,6 +24,21 @@ def stochastic_depth_rates(drop_path_rate: float, depth: int) -> list[float]:
     if depth == 1:
         return [drop_path_rate]
     return [drop_path_rate * i / (depth - 1) for i in range(depth)]
+
+
+def check_encoder_fields(config: Any) -> None:
+    """Check the fields :meth:`LionEncoder.from_config` reads from a vision-named config (ViT, LRA).
+
+    Raises:
+        ValueError: ``embed_dim``, ``depth`` or ``num_heads`` not a positive int, ``embed_dim`` not divisible by
+            ``num_heads``, ``mlp_ratio <= 0`` or ``drop_path_rate`` outside [0, 1].
+    """
+    for name in ("embed_dim", "depth", "num_heads"):
+        check_positive_int(name, getattr(config, name))
+    check_divisible("embed_dim", config.embed_dim, "num_heads", config.num_heads)
+    if config.mlp_ratio <= 0:
+        raise ValueError(f"mlp_ratio must be > 0, got {config.mlp_ratio!r}")
+    check_probability("drop_path_rate", config.drop_path_rate)
 
 
 class LionEncoder(nn.Module):

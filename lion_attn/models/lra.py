@@ -13,9 +13,9 @@ from torch import Tensor, nn
 
 from lion_attn.layers.decays import ScalarDecay, SelectiveDecay, timescale_decays
 from lion_attn.models.base import LionModelMixin
-from lion_attn.models.checks import check_choice, check_divisible, check_positive_int, check_probability
+from lion_attn.models.checks import check_choice, check_positive_int, check_probability
 from lion_attn.models.config import ModelConfig
-from lion_attn.models.encoder import LionEncoder, init_weights
+from lion_attn.models.encoder import LionEncoder, check_encoder_fields, init_weights
 from lion_attn.ops.inputs import check_padding_mask
 
 __all__ = [
@@ -79,16 +79,13 @@ class LionLRAConfig(ModelConfig):
 
     def __post_init__(self) -> None:
         check_choice("task", self.task, LRA_TASKS)
-        for name in ("vocab_size", "max_len", "embed_dim", "depth", "num_heads", "num_classes"):
+        for name in ("vocab_size", "max_len", "num_classes"):
             check_positive_int(name, getattr(self, name))
-        check_divisible("embed_dim", self.embed_dim, "num_heads", self.num_heads)
-        if self.mlp_ratio <= 0:
-            raise ValueError(f"mlp_ratio must be > 0, got {self.mlp_ratio!r}")
+        check_encoder_fields(self)
         check_choice("pooling", self.pooling, ("mean", "cls"))
         if not 0 <= self.pad_token_id < self.vocab_size:
             raise ValueError(f"pad_token_id must be in [0, vocab_size={self.vocab_size}), got {self.pad_token_id}")
         check_probability("drop_rate", self.drop_rate)
-        check_probability("drop_path_rate", self.drop_path_rate)
         self._check_attention()
         if self.attention.is_lion and self.attention.variant == "lit" and not self.pos_embed:
             raise ValueError("LION-LIT has no positional information of its own: use pos_embed=True")

@@ -16,9 +16,9 @@ from torch import Tensor, nn
 from lion_attn.layers import PatchEmbed, check_attention_dropout
 from lion_attn.layers.patch_embed import positive_pair
 from lion_attn.models.base import LionModelMixin
-from lion_attn.models.checks import check_choice, check_divisible, check_positive_int, check_probability
+from lion_attn.models.checks import check_choice, check_positive_int, check_probability
 from lion_attn.models.config import ModelConfig
-from lion_attn.models.encoder import LionEncoder, init_weights
+from lion_attn.models.encoder import LionEncoder, check_encoder_fields, init_weights
 
 __all__ = ["LionViT", "LionViTConfig"]
 
@@ -78,17 +78,14 @@ class LionViTConfig(ModelConfig):
         check_positive_int("patch_size", self.patch_size)
         if img[0] % self.patch_size or img[1] % self.patch_size:
             raise ValueError(f"img_size {self.img_size} must be divisible by patch_size {self.patch_size}")
-        for name in ("in_chans", "embed_dim", "depth", "num_heads"):
-            check_positive_int(name, getattr(self, name))
+        check_positive_int("in_chans", self.in_chans)
+        check_encoder_fields(self)
         if not isinstance(self.num_classes, int) or self.num_classes < 0:
             raise ValueError(f"num_classes must be a non-negative int, got {self.num_classes!r}")
-        check_divisible("embed_dim", self.embed_dim, "num_heads", self.num_heads)
-        if self.mlp_ratio <= 0:
-            raise ValueError(f"mlp_ratio must be > 0, got {self.mlp_ratio!r}")
         check_choice("global_pool", self.global_pool, ("token", "avg"))
         if self.global_pool == "token" and not self.class_token:
             raise ValueError('global_pool="token" needs class_token=True; use global_pool="avg" without one')
-        for name in ("drop_rate", "proj_drop_rate", "attn_drop_rate", "drop_path_rate"):
+        for name in ("drop_rate", "proj_drop_rate", "attn_drop_rate"):
             check_probability(name, getattr(self, name))
         self._check_attention()
         if self.attention.is_lion:
