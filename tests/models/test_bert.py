@@ -11,20 +11,20 @@ from tests.models.helpers import BERT_VOCAB, assert_modes_agree, padded_batch, r
 
 @pytest.mark.parametrize("variant", ["lit", "d", "s"])
 @pytest.mark.parametrize(("dtype", "tol"), [(torch.float64, 1e-9), (torch.float32, 1e-4)])
-def test_forms_agree_with_padding(variant, dtype, tol, bert_config):
+def test_forms_agree_with_padding(variant, dtype, tol, bert_config, device):
     torch.manual_seed(0)
-    model = LionForMaskedLM(bert_config(lion_variant=variant)).to(dtype).eval()
-    ids, mask = padded_batch(BERT_VOCAB, [13, 9, 11], 13, ["right", "left", "middle"])
+    model = LionForMaskedLM(bert_config(lion_variant=variant)).to(device=device, dtype=dtype).eval()
+    ids, mask = (x.to(device) for x in padded_batch(BERT_VOCAB, [13, 9, 11], 13, ["right", "left", "middle"]))
     assert_modes_agree(lambda m: m(ids, mask).logits[mask], model, tol)
 
 
 @pytest.mark.parametrize("variant", ["lit", "d", "s"])
 @pytest.mark.parametrize("mode", ["parallel", "chunk", "recurrent"])
-def test_padding_does_not_change_real_tokens(variant, mode, bert_config):
+def test_padding_does_not_change_real_tokens(variant, mode, bert_config, device):
     torch.manual_seed(0)
     cfg = bert_config(lion_variant=variant, attn_mode=mode)
-    model = LionForSequenceClassification(cfg.replace(classifier_pooling="mean")).double().eval()
-    ids, mask = padded_batch(BERT_VOCAB, [7, 7, 7], 12, ["right", "left", "middle"], seed=1)
+    model = LionForSequenceClassification(cfg.replace(classifier_pooling="mean")).double().to(device).eval()
+    ids, mask = (x.to(device) for x in padded_batch(BERT_VOCAB, [7, 7, 7], 12, ["right", "left", "middle"], seed=1))
     # The three rows hold the same real tokens with pads in different places.
     real = ids[0][mask[0]]
     for b in range(3):

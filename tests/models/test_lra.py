@@ -14,28 +14,29 @@ from tests.models.helpers import LRA_VOCAB, assert_modes_agree, padded_batch, re
 @pytest.mark.parametrize("variant", ["lit", "d", "s"])
 @pytest.mark.parametrize("pooling", ["mean", "cls"])
 @pytest.mark.parametrize(("dtype", "tol"), [(torch.float64, 1e-9), (torch.float32, 1e-4)])
-def test_forms_agree_with_padding(variant, pooling, dtype, tol, lra_config):
+def test_forms_agree_with_padding(variant, pooling, dtype, tol, lra_config, device):
     torch.manual_seed(0)
-    model = LionLRAClassifier(lra_config(variant=variant, pooling=pooling)).to(dtype).eval()
-    ids, mask = padded_batch(LRA_VOCAB, [17, 11, 14], 17, ["right", "left", "middle"])
+    model = LionLRAClassifier(lra_config(variant=variant, pooling=pooling)).to(device=device, dtype=dtype).eval()
+    ids, mask = (x.to(device) for x in padded_batch(LRA_VOCAB, [17, 11, 14], 17, ["right", "left", "middle"]))
     assert_modes_agree(lambda m: m(ids, mask), model, tol)
 
 
 @pytest.mark.parametrize(("dtype", "tol"), [(torch.float64, 1e-9), (torch.float32, 1e-4)])
-def test_dual_forms_agree(dtype, tol, lra_config):
+def test_dual_forms_agree(dtype, tol, lra_config, device):
     torch.manual_seed(0)
-    model = LionLRADualClassifier(lra_config(variant="s", dual=True, num_classes=2)).to(dtype).eval()
-    ids1, mask1 = padded_batch(LRA_VOCAB, [10, 7], 10, ["right", "left"], seed=1)
-    ids2, mask2 = padded_batch(LRA_VOCAB, [9, 12], 12, ["middle", "right"], seed=2)
+    model = LionLRADualClassifier(lra_config(variant="s", dual=True, num_classes=2)).to(device=device, dtype=dtype)
+    model = model.eval()
+    ids1, mask1 = (x.to(device) for x in padded_batch(LRA_VOCAB, [10, 7], 10, ["right", "left"], seed=1))
+    ids2, mask2 = (x.to(device) for x in padded_batch(LRA_VOCAB, [9, 12], 12, ["middle", "right"], seed=2))
     assert_modes_agree(lambda m: m(ids1, ids2, mask1, mask2), model, tol)
 
 
 @pytest.mark.parametrize("pooling", ["mean", "cls"])
 @pytest.mark.parametrize("mode", ["parallel", "chunk", "recurrent"])
-def test_padding_does_not_change_logits(pooling, mode, lra_config):
+def test_padding_does_not_change_logits(pooling, mode, lra_config, device):
     torch.manual_seed(0)
-    model = LionLRAClassifier(lra_config(variant="s", pooling=pooling, attn_mode=mode)).double().eval()
-    ids, mask = padded_batch(LRA_VOCAB, [8, 8, 8], 14, ["right", "left", "middle"], seed=4)
+    model = LionLRAClassifier(lra_config(variant="s", pooling=pooling, attn_mode=mode)).double().to(device).eval()
+    ids, mask = (x.to(device) for x in padded_batch(LRA_VOCAB, [8, 8, 8], 14, ["right", "left", "middle"], seed=4))
     real = ids[0][mask[0]]
     for b in range(3):
         ids[b, mask[b]] = real

@@ -71,13 +71,15 @@ FACTORIES = {
 
 
 @pytest.mark.parametrize("kind", sorted(FACTORIES))
-def test_round_trip(kind, tmp_path):
+def test_round_trip(kind, tmp_path, device):
     torch.manual_seed(0)
     model = FACTORIES[kind]()
     # Move parameters off their initial values so a reload that silently re-initialises would be caught.
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.01 * torch.randn_like(p))
+    # Saved from the device, reloaded (on the CPU) and moved back: the device must not change what is stored.
+    model.to(device)
     model.set_attn_mode("chunk")
     model.eval()
     model.save_pretrained(tmp_path)
@@ -88,9 +90,9 @@ def test_round_trip(kind, tmp_path):
     assert "lion_attn_version" in data
     assert data["attention"]["mode"] == "chunk"
 
-    inputs = _inputs(model)
+    inputs = tuple(x.to(device) for x in _inputs(model))
     for loader in (type(model).from_pretrained, load_pretrained):
-        loaded = loader(tmp_path).eval()
+        loaded = loader(tmp_path).to(device).eval()
         assert type(loaded) is type(model)
         assert loaded.config == model.config
         assert loaded.attn_modes == model.attn_modes

@@ -28,11 +28,12 @@ FORM_CASES = (
 
 
 @pytest.mark.parametrize(("variant", "two_scan", "class_token", "dtype", "tol"), FORM_CASES)
-def test_forms_agree(variant, two_scan, class_token, dtype, tol, vit_model):
+def test_forms_agree(variant, two_scan, class_token, dtype, tol, vit_model, device):
     torch.manual_seed(0)
     pool = "token" if class_token else "avg"
-    model = vit_model(variant=variant, two_scan=two_scan, class_token=class_token, global_pool=pool).to(dtype).eval()
-    images = torch.randn(3, 1, 12, 12, dtype=dtype)
+    model = vit_model(variant=variant, two_scan=two_scan, class_token=class_token, global_pool=pool)
+    model = model.to(device=device, dtype=dtype).eval()
+    images = torch.randn(3, 1, 12, 12, dtype=dtype).to(device)
     assert_modes_agree(lambda m: m.forward_features(images), model, tol)
     assert_modes_agree(lambda m: m(images), model, tol)
 
