@@ -34,9 +34,9 @@ def _run_modes(layer: LionAttention, x: torch.Tensor, mask: torch.Tensor | None 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("length,chunk", [(1, 4), (7, 3), (20, 8), (33, 64)])
-def test_forms_agree(variant: str, dtype: torch.dtype, length: int, chunk: int) -> None:
-    layer = _layer(variant, dtype, chunk_size=chunk)
-    x = torch.randn(2, length, 32, dtype=dtype)
+def test_forms_agree(variant: str, dtype: torch.dtype, length: int, chunk: int, device: str) -> None:
+    layer = _layer(variant, dtype, chunk_size=chunk).to(device)
+    x = torch.randn(2, length, 32, dtype=dtype).to(device)
     outs = _run_modes(layer, x)
     for mode in ("chunk", "recurrent"):
         assert_rel(outs[mode], outs["parallel"], TOL[dtype])
@@ -44,18 +44,18 @@ def test_forms_agree(variant: str, dtype: torch.dtype, length: int, chunk: int) 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("decay_init", ["paper", "long"])
-def test_matches_literal_reference(variant: str, decay_init: str) -> None:
+def test_matches_literal_reference(variant: str, decay_init: str, device: str) -> None:
     layer = _layer(variant, qkv_bias=True, decay_init=decay_init, chunk_size=4)
     x = torch.randn(2, 11, 32, dtype=torch.float64)
-    expected = lion_layer_reference(layer, x)
-    for mode, out in _run_modes(layer, x).items():
-        assert_rel(out, expected, 1e-9), mode
+    expected = lion_layer_reference(layer, x)  # on the CPU, before the layer moves
+    for mode, out in _run_modes(layer.to(device), x.to(device)).items():
+        assert_rel(out.cpu(), expected, 1e-9), mode
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("mode", MODES)
-def test_padding_equals_unpadded(variant: str, mode: str) -> None:
-    layer = _layer(variant, mode=mode, chunk_size=4)
+def test_padding_equals_unpadded(variant: str, mode: str, device: str) -> None:
+    layer = _layer(variant, mode=mode, chunk_size=4).to(device)
     lengths = [9, 5, 2]
     length = 12
     x = torch.randn(len(lengths), length, 32, dtype=torch.float64)
@@ -64,6 +64,7 @@ def test_padding_equals_unpadded(variant: str, mode: str) -> None:
     keep[0, 3:] = True
     keep[1, :5] = True
     keep[2, torch.tensor([4, 10])] = True
+    x, keep = x.to(device), keep.to(device)
     out = layer(x, keep)
     for b in range(len(lengths)):
         alone = layer(x[b : b + 1, keep[b]])
@@ -74,19 +75,20 @@ def test_padding_equals_unpadded(variant: str, mode: str) -> None:
 @pytest.mark.parametrize("variant", ["d", "s"])
 @pytest.mark.parametrize("prefix", [0, 1, 2])
 @pytest.mark.parametrize("grid", [(3, 4), (1, 5), (4, 4)])
-def test_two_scan_reference_and_forms(variant: str, prefix: int, grid: tuple[int, int]) -> None:
+def test_two_scan_reference_and_forms(variant: str, prefix: int, grid: tuple[int, int], device: str) -> None:
     layer = _layer(variant, two_scan=True, grid_size=grid, num_prefix_tokens=prefix, chunk_size=5)
     x = torch.randn(2, prefix + grid[0] * grid[1], 32, dtype=torch.float64)
-    expected = two_scan_reference(layer, x)
-    for mode, out in _run_modes(layer, x).items():
-        assert_rel(out, expected, 1e-9), mode
+    expected = two_scan_reference(layer, x)  # on the CPU, before the layer moves
+    for mode, out in _run_modes(layer.to(device), x.to(device)).items():
+        assert_rel(out.cpu(), expected, 1e-9), mode
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("prefix", [0, 1])
-def test_two_scan_forms_agree_f32(variant: str, prefix: int) -> None:
+def test_two_scan_forms_agree_f32(variant: str, prefix: int, device: str) -> None:
     layer = _layer(variant, torch.float32, two_scan=True, grid_size=(5, 6), num_prefix_tokens=prefix, chunk_size=8)
-    x = torch.randn(2, prefix + 30, 32)
+    layer = layer.to(device)
+    x = torch.randn(2, prefix + 30, 32).to(device)
     outs = _run_modes(layer, x)
     for mode in ("chunk", "recurrent"):
         assert_rel(outs[mode], outs["parallel"], 1e-4)
@@ -96,7 +98,7 @@ def _input_and_param_grads(layer: LionAttention, x: torch.Tensor, mask: torch.Te
     layer.zero_grad()
     x = x.clone().requires_grad_(True)
     out = layer(x, mask)
-    weight = torch.randn(out.shape, generator=torch.Generator().manual_seed(2), dtype=out.dtype)
+    weight = torch.randn(out.shape, generator=torch.Generator().manual_seed(2), dtype=out.dtype).to(out.device)
     (out * weight).sum().backward()
     grads = {name: p.grad.clone() for name, p in layer.named_parameters()}
     grads["x"] = x.grad.clone()
@@ -106,15 +108,17 @@ def _input_and_param_grads(layer: LionAttention, x: torch.Tensor, mask: torch.Te
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("prefix", [0, 1, 2])
 @pytest.mark.parametrize("padded", [False, True])
-def test_two_scan_gradients_agree_across_forms(variant: str, prefix: int, padded: bool) -> None:
+def test_two_scan_gradients_agree_across_forms(variant: str, prefix: int, padded: bool, device: str) -> None:
     """The fused parallel two-scan pass has its own backward; the other forms run one op call per scan."""
-    layer = _layer(variant, two_scan=True, grid_size=(3, 4), num_prefix_tokens=prefix, chunk_size=5)
+    layer = _layer(variant, two_scan=True, grid_size=(3, 4), num_prefix_tokens=prefix, chunk_size=5).to(device)
     x = torch.randn(2, prefix + 12, 32, dtype=torch.float64)
     mask = None
     if padded:
         mask = torch.ones(2, prefix + 12, dtype=torch.bool)
         mask[0, prefix + 3] = False
         mask[1, -2:] = False
+        mask = mask.to(device)
+    x = x.to(device)
     grads = {}
     for mode in MODES:
         layer.set_mode(mode)

@@ -8,22 +8,13 @@ from collections.abc import Callable
 import pytest
 
 from lion_attn.models import LionAttentionConfig, LionBertConfig, LionLRAConfig, LionViT, LionViTConfig
-from tests.devices import DEVICES
+from tests.devices import device  # noqa: F401  (the shared fixture: tests taking ``device`` run on every device)
 from tests.models.helpers import BERT_VOCAB, LRA_VOCAB
 
 # Chunk sizes that do not divide the tiny sequence lengths, so the chunk form's ragged last chunk is exercised.
 _BERT_ATTENTION = LionAttentionConfig(chunk_size=4)
 _LRA_ATTENTION = LionAttentionConfig(chunk_size=5)
 _VIT_ATTENTION = LionAttentionConfig(chunk_size=4)
-
-
-@pytest.fixture(params=DEVICES)
-def device(request: pytest.FixtureRequest) -> str:
-    """The device a model test runs on: every test that takes ``device`` runs once per entry of ``DEVICES``.
-
-    Models and inputs are built on the CPU (same seeds, same numbers everywhere) and then moved.
-    """
-    return request.param
 
 
 @pytest.fixture

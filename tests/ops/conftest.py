@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import torch
 
-from tests.devices import DEVICES
+from tests.devices import device  # noqa: F401  (the shared fixture: tests taking ``device`` run on every device)
 
 _ORIGINALS = {
     "empty": torch.empty,
@@ -46,9 +46,3 @@ def poison_empty(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("new_empty", "new_empty_strided"):
         monkeypatch.setattr(torch.Tensor, name, _poisoned(_ORIGINALS[name]))
     yield
-
-
-@pytest.fixture(params=DEVICES)
-def device(request: pytest.FixtureRequest) -> str:
-    """The device an op test runs on: every test that takes ``device`` runs once per entry of ``DEVICES``."""
-    return request.param
