@@ -183,7 +183,9 @@ def cost_claims(probe: dict[str, Any]) -> list[Claim]:
         ("vision", "GPU, ViT-B: LIT x0.73, D x1.39, S x1.46"),
         ("mlm", "GPU, BERT-large T=128: LIT x0.95, D x1.10, S x1.32"),
     ):
-        group = next((g for g in ratios if g == kind or (kind == "mlm" and g.startswith("mlm") and "T=128" in g)), None)
+        # The paper's MLM ratios are at T = 128; a quick probe times shorter sequences, still better than nothing.
+        candidates = [g for g in ratios if g == kind or (kind == "mlm" and g.startswith("mlm"))]
+        group = next((g for g in candidates if "T=128" in g), candidates[0] if candidates else None)
         if group is None:
             out.append(
                 Claim(
