@@ -69,7 +69,8 @@ def cmd_convert(ns: argparse.Namespace) -> int:
         ns.source, ns.variant, ns.out, feature_map=ns.feature_map, decay_init=ns.decay_init, two_scan=ns.two_scan
     )
     added = sum(p.numel() for n, p in model.named_parameters() if ".attn.feature_map." in n or ".attn.decay" in n)
-    print(f"wrote {ns.out}: LION-{ns.variant.upper()} encoder, {added:,} parameters added by conversion")
+    variant = ns.variant.upper()
+    logger.info("wrote %s: LION-%s encoder, %s parameters added by conversion", ns.out, variant, f"{added:,}")
     return 0
 
 
@@ -96,15 +97,20 @@ def cmd_distill(ns: argparse.Namespace) -> int:
     try:
         summary = distill(cfg, resume=ns.resume, overwrite=ns.overwrite, progress=ns.progress)
     except KeyboardInterrupt as stop:
-        print(f"lion distill: {stop}; saved {Path(ns.out) / 'checkpoints' / 'last'}")
+        logger.warning("lion distill: %s; saved %s", stop, Path(ns.out) / "checkpoints" / "last")
         # 128 + the signal, as `lion train` exits: 130 for Ctrl-C, 143 for SIGTERM.
         summary_path = Path(ns.out) / "summary.json"
         signum = json.loads(summary_path.read_text()).get("stopped_by_signal") if summary_path.is_file() else 0
         return 128 + int(signum or signal.SIGINT)
-    print(
-        f"{summary['steps']} steps, {summary['tokens_seen']:,} tokens, {summary['minutes']} min; best dev cosine "
-        f"{summary['best_dev_cosine']:.4f}; metrics in {Path(ns.out) / 'metrics.jsonl'}, plot in "
-        f"{Path(ns.out) / 'curves.png'}, model in {summary['best_checkpoint']}"
+    logger.info(
+        "%d steps, %s tokens, %s min; best dev cosine %.4f; metrics in %s, plot in %s, model in %s",
+        summary["steps"],
+        f"{summary['tokens_seen']:,}",
+        summary["minutes"],
+        summary["best_dev_cosine"],
+        Path(ns.out) / "metrics.jsonl",
+        Path(ns.out) / "curves.png",
+        summary["best_checkpoint"],
     )
     return 0
 
@@ -137,7 +143,8 @@ def cmd_embed(ns: argparse.Namespace) -> int:
     buf = io.BytesIO()
     np.save(buf, emb)
     atomic_write_bytes(Path(ns.out), buf.getvalue())
-    print(f"wrote {ns.out}: {emb.shape[0]} embeddings of size {emb.shape[1]} ({model.attn_modes} attention)")
+    count, width = emb.shape
+    logger.info("wrote %s: %d embeddings of size %d (%s attention)", ns.out, count, width, model.attn_modes)
     return 0
 
 

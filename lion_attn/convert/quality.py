@@ -29,6 +29,7 @@ from lion_attn.convert.data import austen_texts
 from lion_attn.convert.embed import embed_texts
 from lion_attn.convert.text import load_wordpiece
 from lion_attn.models import load_pretrained
+from lion_attn.train.checkpoint import atomic_write_text
 
 __all__ = ["compare_embeddings", "linear_probe_accuracy", "main", "nearest_neighbour_agreement"]
 
@@ -97,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         student_emb = embed_texts(model, load_wordpiece(folder), texts, ns.max_tokens, progress=True)
         result = compare_embeddings(teacher_emb, student_emb, labels)
         report[str(folder)] = result
-        print(folder, json.dumps(result))
-    Path(ns.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        logger.info("%s %s", folder, json.dumps(result))
+    atomic_write_text(Path(ns.json), json.dumps(report, indent=2) + "\n")
     return 0
 
 
