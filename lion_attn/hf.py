@@ -94,6 +94,8 @@ class LionBertHFPreTrainedModel(PreTrainedModel):
     base_model_prefix = "bert"
     supports_gradient_checkpointing = False
     _lion_class: type[nn.Module] = LionBertModel
+    # Whether the wrapped model takes ``labels`` (a task head with a loss).
+    _has_head = False
 
     def __init__(self, config: PreTrainedConfig) -> None:
         super().__init__(config)
@@ -109,6 +111,41 @@ class LionBertHFPreTrainedModel(PreTrainedModel):
         # Only for modules transformers finds uninitialised (e.g. a new head); LION's decay parameters are
         # not Linear/Embedding modules and keep their own initialisation.
         init_weights(self.config.initializer_range)(module)
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        position_ids: Tensor | None = None,
+        labels: Tensor | None = None,
+        **kwargs: Any,
+    ) -> BaseModelOutput | MaskedLMOutput | SequenceClassifierOutput:
+        """Run the wrapped pure model and return its result in transformers' output class.
+
+        The arguments follow transformers' BERT models (``BertModel``, ``BertForMaskedLM``, ...); keyword arguments
+        transformers passes that LION has no use for (``return_dict``, ``output_attentions``, ...) are ignored.
+
+        Args:
+            input_ids: [B, T] token ids.
+            attention_mask: [B, T], 1 for real tokens; ``None`` means all real.
+            token_type_ids: [B, T] segment ids, or ``None`` for all zeros.
+            position_ids: [B, T], or ``None`` to count real tokens from 0.
+            labels: The task's labels (shapes: the wrapped model's ``forward``); only models with a head take them.
+
+        Returns:
+            ``BaseModelOutput`` (``last_hidden_state`` [B, T, hidden_size]) for the base model; ``MaskedLMOutput`` /
+            ``SequenceClassifierOutput`` (``logits``, and ``loss`` when ``labels`` are given) for the task models.
+        """
+        inputs = {"attention_mask": attention_mask, "token_type_ids": token_type_ids, "position_ids": position_ids}
+        if labels is not None:
+            if not self._has_head:
+                raise TypeError(f"labels: {type(self).__name__} has no task head; use a task model for a loss")
+            inputs["labels"] = labels
+        return self._to_hf_output(self._lion(input_ids, **inputs))
+
+    def _to_hf_output(self, out: Any) -> BaseModelOutput | MaskedLMOutput | SequenceClassifierOutput:
+        raise NotImplementedError
 
     def set_attn_mode(self, mode: str) -> None:
         """Switch every LION attention layer to ``mode`` (``"parallel"``, ``"chunk"`` or ``"recurrent"``)."""
@@ -135,16 +172,7 @@ class LionBertHFModel(LionBertHFPreTrainedModel):
 
     _lion_class = LionBertModel
 
-    def forward(
-        self,
-        input_ids: Tensor,
-        attention_mask: Tensor | None = None,
-        token_type_ids: Tensor | None = None,
-        position_ids: Tensor | None = None,
-        **kwargs: Any,
-    ) -> BaseModelOutput:
-        """Encode [B, T] ids; returns ``last_hidden_state`` [B, T, hidden_size]."""
-        out = self._lion(input_ids, attention_mask, token_type_ids, position_ids)
+    def _to_hf_output(self, out: Any) -> BaseModelOutput:
         return BaseModelOutput(last_hidden_state=out.last_hidden_state)
 
 
@@ -152,18 +180,9 @@ class _LionBertHFTaskModel(LionBertHFPreTrainedModel):
     """Base of the wrappers with a task head: the pure model's loss and logits in transformers' output class."""
 
     _output_class: type[MaskedLMOutput] | type[SequenceClassifierOutput]
+    _has_head = True
 
-    def forward(
-        self,
-        input_ids: Tensor,
-        attention_mask: Tensor | None = None,
-        token_type_ids: Tensor | None = None,
-        labels: Tensor | None = None,
-        position_ids: Tensor | None = None,
-        **kwargs: Any,
-    ) -> MaskedLMOutput | SequenceClassifierOutput:
-        """The task's logits and, with ``labels``, the loss (shapes: the wrapped model's ``forward``)."""
-        out = self._lion(input_ids, attention_mask, token_type_ids, labels, position_ids)
+    def _to_hf_output(self, out: Any) -> MaskedLMOutput | SequenceClassifierOutput:
         return self._output_class(loss=out.loss, logits=out.logits)
 
 

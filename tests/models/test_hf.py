@@ -87,6 +87,12 @@ def test_auto_classification_and_base_from_mlm_checkpoint(mlm_dir):
     ids, mask = _batch()
     expected = model.bert(ids, mask).last_hidden_state
     assert torch.equal(base(input_ids=ids, attention_mask=mask).last_hidden_state, expected)
+    with pytest.raises(TypeError, match="labels: LionBertHFModel has no task head"):
+        base(input_ids=ids, attention_mask=mask, labels=torch.zeros(ids.shape[0], dtype=torch.long))
+    # transformers' positional order (position_ids before labels), as in BertForSequenceClassification.
+    labels = torch.tensor([0, 2])
+    positional = clf(ids, mask, None, None, labels)
+    assert torch.equal(positional.loss, clf(input_ids=ids, attention_mask=mask, labels=labels).loss)
     assert torch.equal(clf.bert.embeddings.word_embeddings.weight, model.bert.embeddings.word_embeddings.weight)
 
 
