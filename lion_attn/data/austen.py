@@ -26,6 +26,7 @@ from lion_attn.data.paths import SAMPLE_DIR, SYSTEM_JANEAUSTENR_DIR, data_home
 
 __all__ = [
     "AUSTEN_NOVELS",
+    "AUSTEN_PAIR_KINDS",
     "austen_passages",
     "austen_same_novel_pairs",
     "extract_janeaustenr_deb",
@@ -323,14 +324,30 @@ def austen_same_novel_pairs(
     return out
 
 
-def write_austen_pairs_glue(out_dir: str | Path, **kwargs) -> Path:
-    """Write :func:`austen_same_novel_pairs` as a GLUE task folder in MRPC's layout (``train.tsv``, ``dev.tsv``
-    with ``Quality, #1 ID, #2 ID, #1 String, #2 String``; ``test.tsv`` with ``index`` and no labels), so that
-    ``lion train glue --task mrpc --data OUT_DIR`` trains on it. Keyword arguments go to the pair builder."""
-    from lion_attn.data.glue import write_glue_tsv
+#: Pair tasks :func:`write_austen_pairs_glue` writes: "are A and B from the same novel?" and "is B a garbled copy of
+#: A or the next passage?" (:mod:`lion_attn.data.near_duplicates`).
+AUSTEN_PAIR_KINDS = ("same-novel", "near-duplicate")
 
+
+def write_austen_pairs_glue(out_dir: str | Path, kind: str = "same-novel", **kwargs) -> Path:
+    """Write an Austen pair task as a GLUE task folder in MRPC's layout (``train.tsv``, ``dev.tsv`` with
+    ``Quality, #1 ID, #2 ID, #1 String, #2 String``; ``test.tsv`` with ``index`` and no labels), so that
+    ``lion train glue --task mrpc --data OUT_DIR`` trains on it.
+
+    Args:
+        out_dir: Destination folder.
+        kind: ``"same-novel"`` (:func:`austen_same_novel_pairs`) or ``"near-duplicate"``
+            (:func:`lion_attn.data.near_duplicates.near_duplicate_pairs`).
+        **kwargs: Passed to the pair builder (``words_per_passage``, ``sizes``, ``seed``, ...).
+    """
+    from lion_attn.data.glue import write_glue_tsv
+    from lion_attn.data.near_duplicates import near_duplicate_pairs
+
+    if kind not in AUSTEN_PAIR_KINDS:
+        raise ValueError(f"kind must be one of {AUSTEN_PAIR_KINDS}, got {kind!r}")
     out = Path(out_dir)
-    splits = austen_same_novel_pairs(load_austen(), **kwargs)
+    build = austen_same_novel_pairs if kind == "same-novel" else near_duplicate_pairs
+    splits = build(load_austen(), **kwargs)
     head = ("Quality", "#1 ID", "#2 ID", "#1 String", "#2 String")
     for split in ("train", "dev"):
         rows = ((y, 2 * i, 2 * i + 1, a, b) for i, (a, b, y) in enumerate(splits[split]))

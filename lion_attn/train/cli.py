@@ -172,9 +172,16 @@ def build_parser() -> argparse.ArgumentParser:
     tk.add_argument("--workers", type=int, default=0, help="processes (0: one per CPU, at most one per file)")
     tk.add_argument("--max-shard-tokens", type=int, default=2**27, help="start a new shard past this many tokens")
     tk.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
-    ap = dsub.add_parser("austen-pairs", help="write the 'same novel?' pair task from Austen's novels in GLUE layout")
+    ap = dsub.add_parser("austen-pairs", help="write a sentence-pair task from Austen's novels in GLUE's MRPC layout")
     ap.add_argument("--out", required=True, help="destination folder (train.tsv, dev.tsv, test.tsv as MRPC's)")
-    ap.add_argument("--words", type=int, default=48, help="words per passage")
+    ap.add_argument(
+        "--kind",
+        choices=("same-novel", "near-duplicate"),
+        default="same-novel",
+        help="'same-novel': are A and B from the same novel? 'near-duplicate': is B a garbled copy of A or of the "
+        "passage after it?",
+    )
+    ap.add_argument("--words", type=int, default=None, help="words per passage (default 48 same-novel, 24 near-dup)")
     ap.add_argument("--train", type=int, default=4000, help="training pairs")
     ap.add_argument("--dev", type=int, default=800, help="dev pairs")
     ap.add_argument("--test", type=int, default=400, help="test pairs")
@@ -363,8 +370,14 @@ def cmd_data(ns: argparse.Namespace) -> int:
         from lion_attn.data.austen import write_austen_pairs_glue
 
         sizes = {"train": ns.train, "dev": ns.dev, "test": ns.test}
-        out = write_austen_pairs_glue(ns.out, words_per_passage=ns.words, sizes=sizes, seed=ns.seed)
-        print(json.dumps({"out": str(out.resolve()), **sizes, "layout": "MRPC (lion train glue --task mrpc)"}))
+        words = ns.words or (48 if ns.kind == "same-novel" else 24)
+        try:
+            out = write_austen_pairs_glue(ns.out, ns.kind, words_per_passage=words, sizes=sizes, seed=ns.seed)
+        except ValueError as err:
+            logger.error("lion data austen-pairs: %s", err)
+            return EXIT_USAGE
+        summary = {"out": str(out.resolve()), "kind": ns.kind, **sizes, "layout": "MRPC (lion train glue --task mrpc)"}
+        print(json.dumps(summary))
         return EXIT_OK
 
     what = ns.what or list(DATASETS)

@@ -247,3 +247,56 @@ def test_glue_metrics_under_torchrun_equal_one_process_eval(tmp_path):
     assert single["accuracy"] == final["accuracy"] and single["mcc"] == pytest.approx(final["mcc"], abs=1e-12)
     # Batches are split differently over two ranks: the padded shapes change float rounding, not predictions.
     assert single["loss"] == pytest.approx(final["loss"], rel=1e-4)
+
+
+def test_near_duplicate_pairs_need_both_segments(tmp_path):
+    import random
+
+    from lion_attn.data import load_austen
+    from lion_attn.data.near_duplicates import garble, near_duplicate_pairs
+
+    texts = load_austen()
+    sizes = {"train": 300, "dev": 60, "test": 40}
+    splits = near_duplicate_pairs(texts, words_per_passage=24, sizes=sizes, seed=3)
+    assert splits == near_duplicate_pairs(texts, words_per_passage=24, sizes=sizes, seed=3)
+    assert splits != near_duplicate_pairs(texts, words_per_passage=24, sizes=sizes, seed=4)
+    for split, n in sizes.items():
+        assert len(splits[split]) == n and sum(y for _, _, y in splits[split]) == n // 2
+    # Disjoint stretches: no passage A of dev is a passage A of train.
+    assert not {a for a, _, _ in splits["dev"]} & {a for a, _, _ in splits["train"]}
+
+    def overlap(a: str, b: str) -> float:
+        words_b = set(b.split())
+        return sum(w in words_b for w in a.split()) / len(a.split())
+
+    pos = [overlap(a, b) for a, b, y in splits["train"] if y == 1]
+    neg = [overlap(a, b) for a, b, y in splits["train"] if y == 0]
+    # Positives keep most of A's words; negatives (the next passage) share only common words.
+    assert min(pos) > 0.5 and sum(pos) / len(pos) > 0.7 and sum(neg) / len(neg) < 0.45
+    # Both classes' B are garbled alike: their lengths (words dropped) have the same distribution.
+    len_pos = sum(len(b.split()) for _, b, y in splits["train"] if y == 1) / len(pos)
+    len_neg = sum(len(b.split()) for _, b, y in splits["train"] if y == 0) / len(neg)
+    assert abs(len_pos - len_neg) < 1.0 and len_pos < 24
+
+    rng = random.Random(0)
+    words = ["a", "b", "c", "d", "e", "f", "g", "h"]
+    assert garble(words, rng, ["z"], drop=0.0, swaps=0, replace=0.0) == "a b c d e f g h"
+    assert len(garble(words, rng, ["z"], drop=0.99, swaps=1, replace=0.0).split()) == 4  # at least half kept
+    assert garble(words, rng, ["z"], drop=0.0, swaps=0, replace=0.999) == " ".join(["z"] * 8)
+    with pytest.raises(ValueError, match="drop must be in"):
+        near_duplicate_pairs(texts, drop=1.0)
+    with pytest.raises(ValueError, match="more than the"):
+        near_duplicate_pairs(texts, sizes={"dev": 10**6})
+
+
+def test_austen_pairs_cli_near_duplicate_kind(tmp_path, caplog):
+    out = tmp_path / "near"
+    argv = ["data", "austen-pairs", "--kind", "near-duplicate", "--out", str(out), "--train", "30", "--dev", "8"]
+    assert main([*argv, "--test", "4"]) == 0
+    from lion_attn.data.glue import read_glue_split
+
+    train = read_glue_split("mrpc", out / "train.tsv")
+    assert len(train.examples) == 30 and sum(ex.label for ex in train.examples) == 15
+    assert len(train.examples[0].text_a.split()) == 24
+    assert main([*argv, "--test", str(10**7)]) == 2
+    assert "more than the" in caplog.text
