@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, TypedDict
 import torch
 from torch import Tensor
 
-from lion_attn.ops.autograd import LionFunction
+from lion_attn.ops.autograd import LinearSettings, LionFunction
 from lion_attn.ops.chunk import ChunkForm
 from lion_attn.ops.global_state import global_state
-from lion_attn.ops.inputs import Prepared, check_chunk_size, check_mode, prepare
-from lion_attn.ops.parallel import parallel_sum
+from lion_attn.ops.inputs import Operands, Prepared, check_chunk_size, check_mode, prepare
+from lion_attn.ops.parallel import ParallelSettings, parallel_sum
 from lion_attn.ops.recurrent import RecurrentForm
 
 if TYPE_CHECKING:
@@ -108,36 +108,30 @@ def run_form(
     out_dtype = p.out_dtype if out_dtype is None else out_dtype
     if p.g is None:
         return global_state(p.q, p.k, p.v, p.reset, p.scale, normalize, eps, p.acc_dtype)
+    x = Operands(p.q, p.k, p.v, p.g, p.reset)
     if form == "parallel":
-        return parallel_sum(p.q, p.k, p.v, p.g, p.reset, p.scale, eps=eps if normalize else None)
-    return LionFunction.apply(p.q, p.k, p.v, p.g, p.reset, _form_sum(form, p, chunk_size), normalize, eps, out_dtype)
+        return parallel_sum(x, ParallelSettings(p.scale, eps if normalize else None))
+    settings = LinearSettings(linear_form(form, x, p.scale, chunk_size), normalize, eps, out_dtype)
+    return LionFunction.apply(settings, *x)
 
 
-def _form_sum(form: str, p: Prepared, chunk_size: int) -> ChunkForm | RecurrentForm:
-    assert p.g is not None
-    return linear_form(form, p.scale, chunk_size, p.g, p.reset, p.q.dtype)
-
-
-def linear_form(
-    form: str, scale: float, chunk_size: int, g: Tensor, reset: Tensor | None, dtype: torch.dtype
-) -> ChunkForm | RecurrentForm:
-    """The chunk or recurrent form object that :class:`LionFunction` runs.
+def linear_form(form: str, x: Operands, scale: float, chunk_size: int) -> ChunkForm | RecurrentForm:
+    """The chunk or recurrent form object that :class:`LionFunction` runs on ``x``.
 
     Args:
         form: ``"chunk"`` or ``"recurrent"``.
+        x: the operands it will see: their queries' dtype is the operand dtype of the matrix products, and a
+            stride-0 time axis of ``g`` with B' = 1 and no resets marks a constant decay.
         scale: score scale.
         chunk_size: tokens per chunk.
-        g: [B', T, H] the log-decays it will see (a stride-0 time axis with B' = 1 marks a constant decay).
-        reset: [B, T] resets or None.
-        dtype: operand dtype of the matrix products.
 
     Returns:
         The form.
     """
     if form == "chunk":
         # LION-D without padding or resets has one decay per head at every token: one mask serves every chunk.
-        constant = g.shape[0] == 1 and g.stride(1) == 0 and reset is None
-        return ChunkForm(scale, chunk_size, constant_decay=constant, dtype=dtype)
+        constant = x.g.shape[0] == 1 and x.g.stride(1) == 0 and x.reset is None
+        return ChunkForm(scale, chunk_size, constant_decay=constant, dtype=x.q.dtype)
     return RecurrentForm(scale)
 
 

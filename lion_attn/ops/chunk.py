@@ -25,10 +25,12 @@ runs that also give the decay gradient compute in the accumulation dtype (see :f
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from lion_attn.ops.inputs import Operands
 from lion_attn.ops.linear_form import LinearForm
 from lion_attn.ops.masks import log_decay_block, signed_tri
 from lion_attn.ops.parallel import safe_denominator
@@ -45,115 +47,84 @@ def block_bytes(device: torch.device) -> int:
     return _BLOCK_BYTES.get(device.type, _ACCELERATOR_BLOCK_BYTES)
 
 
+@dataclass(frozen=True)
 class ChunkForm(LinearForm):
-    """The chunkwise form as used by :class:`lion_attn.ops.autograd.LionFunction`.
+    """The chunkwise form as used by :class:`lion_attn.ops.autograd.LionFunction`, and the settings of
+    :func:`chunk_sum`.
 
-    Args:
+    Attributes:
         scale: score scale.
         chunk_size: tokens per chunk ``C``.
         constant_decay: the log-decay is the same at every token of a head (LION-D without padding or resets),
             so one ``C x C`` mask serves every chunk.
-        dtype: operand dtype of the matrix products (None: that of the first argument).
+        dtype: operand dtype of the matrix products (None: that of the queries).
     """
 
-    def __init__(
-        self, scale: float, chunk_size: int, constant_decay: bool = False, dtype: torch.dtype | None = None
-    ) -> None:
-        self.scale = scale
-        self.chunk_size = chunk_size
-        self.constant_decay = constant_decay
-        self.dtype = dtype
+    scale: float
+    chunk_size: int
+    constant_decay: bool = False
+    dtype: torch.dtype | None = None
 
-    def sums(
-        self, q: Tensor, k: Tensor, v: Tensor, g: Tensor, reset: Tensor | None, signed_with: Tensor | None, ones: bool
-    ) -> tuple[Tensor, Tensor | None]:
-        return chunk_sum(
-            q, k, v, g, reset, self.scale, self.chunk_size, signed_with, self.constant_decay, ones, dtype=self.dtype
-        )
+    def sums(self, x: Operands, signed_with: Tensor | None, ones: bool) -> tuple[Tensor, Tensor | None]:
+        return chunk_sum(x, self, signed_with=signed_with, ones=ones)
 
-    def normalized(
-        self, q: Tensor, k: Tensor, v: Tensor, g: Tensor, reset: Tensor | None, eps: float
-    ) -> tuple[Tensor, Tensor]:
+    def normalized(self, x: Operands, eps: float) -> tuple[Tensor, Tensor]:
         """The normalised output [B, T, H, D] and the denominators [B, T, H], divided block by block."""
         with torch.no_grad():
-            out, den = chunk_sum(
-                q,
-                k,
-                v,
-                g,
-                reset,
-                self.scale,
-                self.chunk_size,
-                None,
-                self.constant_decay,
-                True,
-                normalize_eps=eps,
-                dtype=self.dtype,
-            )
+            out, den = chunk_sum(x, self, ones=True, normalize_eps=eps)
         # chunk_sum returns the denominators whenever it is given normalize_eps with ones=True.
         assert den is not None
         return out, den
 
 
 def chunk_sum(
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    g: Tensor,
-    reset: Tensor | None,
-    scale: float,
-    chunk_size: int,
+    x: Operands,
+    settings: ChunkForm,
+    *,
     signed_with: Tensor | None = None,
-    constant_decay: bool = False,
     ones: bool = False,
     normalize_eps: float | None = None,
-    dtype: torch.dtype | None = None,
 ) -> tuple[Tensor, Tensor | None]:
     """Un-normalised bidirectional decayed attention in chunkwise form (no autograd graph).
 
     Args:
-        q: [B, T, H, K] queries.
-        k: [B, T, H, K] keys.
-        v: [B, T, H, D] values.
-        g: [B', T, H] finite log-decays, B' in {1, B}.
-        reset: [B, T] bool, True where the decay is exactly 0, or None.
-        scale: score scale.
-        chunk_size: tokens per chunk ``C``.
+        x: the operands (:class:`~lion_attn.ops.inputs.Operands`); q, k, v are cast to the operand dtype
+            ``settings.dtype`` (default: that of ``q``).
+        settings: scale, chunk size, constant decay and operand dtype.
         signed_with: [B, T, H, D'] or None; if given, also return its dot product with the earlier-minus-later
             sums (used by the backward pass for the decay gradient).
-        constant_decay: ``g`` is the same at every position of a head.
         ones: treat ``v`` as if a column of ones were appended (its sums are the normalisers), without
             materialising it.
         normalize_eps: with ``ones``, divide each block's sums by its normalisers (+ ``eps``) before writing
             them, and return ``(output [B, T, H, D], denominators [B, T, H])`` instead: one output-sized
             buffer instead of two (on CPU, freshly mapped memory costs more than the arithmetic).
-        dtype: operand dtype of the matrix products (default: that of ``q``); q, k, v are cast to it.
 
     Returns:
         In the dtype of ``g``:
         ``total`` [B, T, H, D'] = ``sum_j scale (q_i . k_j) M[i, j] v_j`` (``D' = D + 1`` with ``ones``) and, with
         ``signed_with`` = ``w``, [B, T, H] ``w_i . (sum_{j<i} - sum_{j>i})`` of the same terms (else None).
     """
-    operand = q.dtype if dtype is None else dtype
-    acc = g.dtype
+    operand = x.q.dtype if settings.dtype is None else settings.dtype
+    acc = x.g.dtype
     if signed_with is not None:
         # The decay gradient is a suffix sum of earlier-minus-later differences that cancel; partial sums rounded
         # to bfloat16 do not survive that, so the runs that give it take their operands in the accumulation dtype.
         operand = acc
-    q, k, v = q.to(operand), k.to(operand), v.to(operand)
-    batch, length, heads, key_dim = q.shape
-    width = v.shape[-1] + int(ones)
+    x = x._replace(q=x.q.to(operand), k=x.k.to(operand), v=x.v.to(operand))
+    batch, length, heads, key_dim = x.q.shape
+    chunk_size = settings.chunk_size
+    width = x.v.shape[-1] + int(ones)
     num_chunks = -(-length // chunk_size)
-    per_chunk_bytes = batch * heads * chunk_size * max(chunk_size, key_dim, width) * g.element_size()
-    step = max(1, block_bytes(q.device) // max(per_chunk_bytes, 1))
+    per_chunk_bytes = batch * heads * chunk_size * max(chunk_size, key_dim, width) * x.g.element_size()
+    step = max(1, block_bytes(x.q.device) // max(per_chunk_bytes, 1))
     spans = [(n0, min(num_chunks, n0 + step)) for n0 in range(0, num_chunks, step)]
 
     # Pass 1: every chunk's key sums for both sweeps, and its total decay.
-    sums_fwd = g.new_empty(batch, heads, num_chunks, key_dim, width)
-    sums_bwd = g.new_empty(batch, heads, num_chunks, key_dim, width)
-    decay = g.new_empty(batch, heads, num_chunks, 1, 1)
+    sums_fwd = x.g.new_empty(batch, heads, num_chunks, key_dim, width)
+    sums_bwd = x.g.new_empty(batch, heads, num_chunks, key_dim, width)
+    decay = x.g.new_empty(batch, heads, num_chunks, 1, 1)
     for n0, n1 in spans:
-        block = _Block(q, k, v, g, reset, n0, n1, chunk_size, scale, constant_decay, ones, length)
+        block = _Block(x, n0, n1, settings, ones)
         for sums, factor in ((sums_fwd, block.exp_g), (sums_bwd, block.exp_f)):
             # out= into a strided slice saves a copy in eager mode; torch.compile cannot trace it (a graph break).
             if operand == acc and not torch.compiler.is_compiling():
@@ -166,11 +137,11 @@ def chunk_sum(
 
     # Pass 2: intra-chunk blocks plus each query's view of the two incoming states.
     normalize = normalize_eps is not None and ones
-    total = g.new_empty(batch, length, heads, width - 1 if normalize else width)
-    den = g.new_empty(batch, length, heads) if normalize else None
-    signed_dot = g.new_empty(batch, length, heads) if signed_with is not None else None
+    total = x.g.new_empty(batch, length, heads, width - 1 if normalize else width)
+    den = x.g.new_empty(batch, length, heads) if normalize else None
+    signed_dot = x.g.new_empty(batch, length, heads) if signed_with is not None else None
     for n0, n1 in spans:
-        block = _Block(q, k, v, g, reset, n0, n1, chunk_size, scale, constant_decay, ones, length)
+        block = _Block(x, n0, n1, settings, ones)
         # [B, H, n, C, C] masked scores in the accumulation dtype
         scores = torch.matmul(block.q, block.k.transpose(-1, -2)).to(acc).mul_(block.intra_mask())
         # [B, H, n, C, D']: each query's view of the states entering its chunk from either side
@@ -202,44 +173,38 @@ class _Block:
     """Chunks ``[n0, n1)`` gathered as contiguous ``[B, H, n, C, *]`` tensors, with their decay factors.
 
     Tokens past the end of the sequence are zero (queries, keys, values) with a log-decay of 0: they add nothing.
+
+    Args:
+        x: the operands, q, k and v already in the operand dtype of the products.
+        n0: the block's first chunk.
+        n1: one past its last chunk.
+        settings: chunk size, scale and whether the decay is constant.
+        ones: gather ``v`` with a ones column appended.
     """
 
-    def __init__(
-        self,
-        q: Tensor,
-        k: Tensor,
-        v: Tensor,
-        g: Tensor,
-        reset: Tensor | None,
-        n0: int,
-        n1: int,
-        chunk_size: int,
-        scale: float,
-        constant_decay: bool,
-        ones: bool,
-        length: int,
-    ) -> None:
-        self.t0, self.t1 = n0 * chunk_size, min(n1 * chunk_size, length)
+    def __init__(self, x: Operands, n0: int, n1: int, settings: ChunkForm, ones: bool) -> None:
+        chunk_size = settings.chunk_size
+        self.t0, self.t1 = n0 * chunk_size, min(n1 * chunk_size, x.q.shape[1])
         self.n, self.chunk_size = n1 - n0, chunk_size
-        self._q, self._scale = q, scale
-        self.k = self.gather(k)
-        self.v = self.gather(v, ones)
+        self._q, self._scale = x.q, settings.scale
+        self.k = self.gather(x.k)
+        self.v = self.gather(x.v, ones)
         # With a constant decay every chunk has the same factors: compute them for one chunk and broadcast.
-        if constant_decay:
-            decays = g[:, :chunk_size].transpose(1, 2)[:, :, None]  # [B', H, 1, C']
+        if settings.constant_decay:
+            decays = x.g[:, :chunk_size].transpose(1, 2)[:, :, None]  # [B', H, 1, C']
             decays = torch.nn.functional.pad(decays, (0, chunk_size - decays.shape[-1]))
         else:
-            decays = self.gather(g[..., None])[..., 0]  # [B', H, n, C]
+            decays = self.gather(x.g[..., None])[..., 0]  # [B', H, n, C]
         self.prefix = decays.cumsum(dim=-1)  # F: decay from the chunk's start - 1 to t
         last = self.prefix[..., -1:]
         to_end = last - self.prefix  # G: decay from t to the chunk's last token
         self.counts = None
-        if reset is None:
+        if x.reset is None:
             self.exp_f = self.prefix.exp()
             self.exp_g = to_end.exp()
             self.exp_total = last[..., 0].exp()
         else:
-            counts = self.gather(reset[:, :, None, None].to(torch.int32))[..., 0].cumsum(-1, dtype=torch.int32)
+            counts = self.gather(x.reset[:, :, None, None].to(torch.int32))[..., 0].cumsum(-1, dtype=torch.int32)
             count_last = counts[..., -1:]
             self.counts = counts  # [B, 1, n, C]
             self.exp_f = self.prefix.masked_fill(counts > 0, _NEG_INF).exp()

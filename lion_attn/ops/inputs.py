@@ -18,12 +18,37 @@ use the *accumulation* dtype (float32, float64 for float64 inputs). See :func:`c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 MODES = ("parallel", "chunk", "recurrent")
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+class Operands(NamedTuple):
+    """The five tensors every form's kernel takes, always together and in this order.
+
+    An autograd Function receives them unpacked (``Function.apply(settings, *operands)``: it tracks only tensors
+    passed to it directly) and rebuilds the bundle inside. The linear-memory backward pass runs a form with
+    gradients in the roles of q, k or v (``x._replace(q=...)``); they keep the layouts below but come in the
+    accumulation dtype, so each kernel casts q, k and v itself, as its docstring says.
+
+    Attributes:
+        q: [B, T, H, K] feature-mapped queries, in the operand dtype (zero at pads).
+        k: [B, T, H, K] feature-mapped keys, in the operand dtype (zero at pads).
+        v: [B, T, H, D] values, in the operand dtype.
+        g: [B', T, H] finite log-decays (<= 0; 0 at pads and resets) in the accumulation dtype, B' in {1, B}; with
+            B' = 1 and a stride-0 time axis, one constant decay per head (LION-D without padding or resets).
+        reset: [B, T] bool, True where the decay is exactly 0 (no pair of tokens interacts across it), or None.
+    """
+
+    q: Tensor
+    k: Tensor
+    v: Tensor
+    g: Tensor
+    reset: Tensor | None
 
 
 @dataclass

@@ -18,12 +18,14 @@ clear error (a backward pass asked to build a graph raises).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from lion_attn.ops.inputs import Operands
 from lion_attn.ops.masks import mask_resets, reset_counts, signed_tri
 
 # Inference (no autograd graph) runs a few heads at a time so the T x T blocks of all heads are never alive
@@ -33,34 +35,40 @@ _NO_GRAD_BLOCK_BYTES = 512 * 2**20
 MASK_ROWS = 64
 
 
-def parallel_sum(
-    q: Tensor, k: Tensor, v: Tensor, g: Tensor, reset: Tensor | None, scale: float, eps: float | None = None
-) -> Tensor:
+@dataclass(frozen=True)
+class ParallelSettings:
+    """The non-tensor options of the full-attention Functions (one and several scan orders).
+
+    Attributes:
+        scale: score scale.
+        eps: None for the raw sums; else divide them by the row sums of the scores plus ``eps``.
+    """
+
+    scale: float
+    eps: float | None
+
+
+def parallel_sum(x: Operands, settings: ParallelSettings) -> Tensor:
     """Bidirectional decayed attention, ``sum_j scale (q_i . k_j) M[i, j] v_j``, normalised if ``eps`` is given.
 
     Args:
-        q: [B, T, H, K] queries in the operand dtype.
-        k: [B, T, H, K] keys.
-        v: [B, T, H, D] values.
-        g: [B', T, H] finite log-decays in the accumulation dtype (B' in {1, B}).
-        reset: [B, T] bool, True where the decay is exactly 0, or None.
-        scale: score scale.
-        eps: None for the raw sums; else divide them by the row sums of the scores plus ``eps``.
+        x: the operands (:class:`~lion_attn.ops.inputs.Operands`), q, k, v in the operand dtype.
+        settings: scale and normalisation.
 
     Returns:
         [B, T, H, D] the sums or the normalised output, in the operand dtype.
     """
-    if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, g)):
-        return _ParallelFunction.apply(q, k, v, g, reset, scale, eps)
-    heads, length = q.shape[2], q.shape[1]
-    per_head = q.shape[0] * length * length * g.element_size()
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (x.q, x.k, x.v, x.g)):
+        return _ParallelFunction.apply(settings, *x)
+    heads, length = x.q.shape[2], x.q.shape[1]
+    per_head = x.q.shape[0] * length * length * x.g.element_size()
     group = max(1, min(heads, _NO_GRAD_BLOCK_BYTES // max(per_head, 1)))
     parts = []
     for h0 in range(0, heads, group):
         h1 = min(heads, h0 + group)
-        mask = decay_mask(g[:, :, h0:h1], reset)
-        scores = raw_scores(q[:, :, h0:h1], k[:, :, h0:h1], scale, g.dtype).mul_(mask)
-        parts.append(apply_scores(scores, v[:, :, h0:h1], eps)[0])
+        mask = decay_mask(x.g[:, :, h0:h1], x.reset)
+        scores = raw_scores(x.q[:, :, h0:h1], x.k[:, :, h0:h1], settings.scale, x.g.dtype).mul_(mask)
+        parts.append(apply_scores(scores, x.v[:, :, h0:h1], settings.eps)[0])
     return parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
 
 
@@ -261,34 +269,29 @@ def query_key_grads(
 
 
 class _ParallelFunction(HandWrittenBackward):
+    """:func:`parallel_sum` with a graph: ``apply(settings, *operands)``, the operands in :class:`Operands` order."""
+
     @staticmethod
-    def forward(
-        ctx: Any,
-        q: Tensor,
-        k: Tensor,
-        v: Tensor,
-        g: Tensor,
-        reset: Tensor | None,
-        scale: float,
-        eps: float | None,
-    ) -> Tensor:
-        mask = decay_mask(g, reset)
-        scores = raw_scores(q, k, scale, g.dtype).mul_(mask)
+    def forward(ctx: Any, settings: ParallelSettings, *operands: Tensor | None) -> Tensor:
+        x = Operands._make(operands)
+        mask = decay_mask(x.g, x.reset)
+        scores = raw_scores(x.q, x.k, settings.scale, x.g.dtype).mul_(mask)
         del mask
-        out, den = apply_scores(scores, v, eps)
-        ctx.scale = scale
-        ctx.device_type = q.device.type
-        ctx.save_for_backward(q, k, v, g, reset, out, den)
+        out, den = apply_scores(scores, x.v, settings.eps)
+        ctx.settings = settings
+        ctx.device_type = x.q.device.type
+        ctx.save_for_backward(*x, out, den)
         return out
 
     @staticmethod
     def gradient(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         q, k, v, g, reset, out, den = ctx.saved_tensors
-        need_q, need_k, need_v, need_g = ctx.needs_input_grad[:4]
+        scale = ctx.settings.scale
+        need_q, need_k, need_v, need_g = ctx.needs_input_grad[1:5]  # input 0 is the settings
         acc = g.dtype
         # Recomputed rather than kept: two T x T tensors fewer alive between the forward and backward passes.
         mask = decay_mask(g, reset)
-        scores = raw_scores(q, k, ctx.scale, acc).mul_(mask)
+        scores = raw_scores(q, k, scale, acc).mul_(mask)
         grad_scores, grad_h = scores_grad(grad_out, v, out, den, acc)  # [B, H, T, T], [B, H, T, D]
         grad_v = None
         if need_v:
@@ -300,5 +303,5 @@ class _ParallelFunction(HandWrittenBackward):
             grad_g = log_decay_grad(log_mask_grad, g.shape[0])
         del scores
         grad_scores.mul_(mask)
-        grad_q, grad_k = query_key_grads(grad_scores, q, k, ctx.scale, need_q, need_k)
-        return grad_q, grad_k, grad_v, grad_g, None, None, None
+        grad_q, grad_k = query_key_grads(grad_scores, q, k, scale, need_q, need_k)
+        return None, grad_q, grad_k, grad_v, grad_g, None

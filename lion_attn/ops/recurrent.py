@@ -16,68 +16,60 @@ states are running sums over the whole sequence, which bfloat16 would round at e
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 
+from lion_attn.ops.inputs import Operands
 from lion_attn.ops.linear_form import LinearForm, with_ones
 
 
+@dataclass(frozen=True)
 class RecurrentForm(LinearForm):
     """The RNN form as used by :class:`lion_attn.ops.autograd.LionFunction`.
 
-    Args:
+    Attributes:
         scale: score scale.
     """
 
-    def __init__(self, scale: float) -> None:
-        self.scale = scale
+    scale: float
 
-    def sums(
-        self, q: Tensor, k: Tensor, v: Tensor, g: Tensor, reset: Tensor | None, signed_with: Tensor | None, ones: bool
-    ) -> tuple[Tensor, Tensor | None]:
-        q, k, v = q.to(g.dtype), k.to(g.dtype), v.to(g.dtype)
-        if signed_with is not None:
-            signed_with = signed_with.to(g.dtype)
-        if ones:
-            # One value-sized copy: the only buffer besides the output that inference adds.
-            v = with_ones(v)
-        # Heads before time: [B, H, T, *].
-        q, k, v, g = (x.transpose(1, 2) for x in (q, k, v, g))
-        signed_with = None if signed_with is None else signed_with.transpose(1, 2)
-        total, signed_dot = recurrent_sum(q, k, v, g, reset, self.scale, signed_with)
-        return total.transpose(1, 2), None if signed_dot is None else signed_dot.transpose(1, 2)
+    def sums(self, x: Operands, signed_with: Tensor | None, ones: bool) -> tuple[Tensor, Tensor | None]:
+        return recurrent_sum(x, self.scale, signed_with, ones)
 
 
 def recurrent_sum(
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    g: Tensor,
-    reset: Tensor | None,
-    scale: float,
-    signed_with: Tensor | None = None,
+    x: Operands, scale: float, signed_with: Tensor | None = None, ones: bool = False
 ) -> tuple[Tensor, Tensor | None]:
     """Un-normalised bidirectional decayed attention by two sequential scans (no autograd graph).
 
     Args:
-        q: [B, H, T, K] queries (any strides).
-        k: [B, H, T, K] keys.
-        v: [B, H, T, D] values.
-        g: [B', H, T] finite log-decays, B' in {1, B}.
-        reset: [B, T] bool, True where the decay is exactly 0, or None.
+        x: the operands (:class:`~lion_attn.ops.inputs.Operands`, any strides); q, k, v are cast to the
+            accumulation dtype.
         scale: score scale.
-        signed_with: [B, H, T, D] or None; if given, also return its dot product with the earlier-minus-later
+        signed_with: [B, T, H, D'] or None; if given, also return its dot product with the earlier-minus-later
             sums (for the decay gradient).
+        ones: append a column of ones to ``v`` (its sums are the normalisers).
 
     Returns:
-        ``total`` [B, H, T, D], a head-first view of a ``[B, T, H, D]`` buffer, and, with ``signed_with`` = ``w``,
-        [B, H, T] ``w_i . (sum_{j<i} - sum_{j>i})`` of the same terms (else None).
+        In the dtype of ``g``: ``total`` [B, T, H, D'] (``D' = D + 1`` with ``ones``) and, with ``signed_with`` =
+        ``w``, [B, T, H] ``w_i . (sum_{j<i} - sum_{j>i})`` of the same terms (else None).
     """
+    acc = x.g.dtype
+    v = x.v.to(acc)
+    if ones:
+        # One value-sized copy: the only buffer besides the output that inference adds.
+        v = with_ones(v)
+    # Heads before time: [B, H, T, *].
+    q, k, v, g = (t.to(acc).transpose(1, 2) for t in (x.q, x.k, v, x.g))
+    if signed_with is not None:
+        signed_with = signed_with.to(acc).transpose(1, 2)
     batch, heads, length, key_dim = q.shape
     width = v.shape[-1]
     decay = g.exp()  # [B', H, T]
-    if reset is not None:
-        decay = decay.expand(batch, heads, length).masked_fill(reset[:, None, :], 0.0)
+    if x.reset is not None:
+        decay = decay.expand(batch, heads, length).masked_fill(x.reset[:, None, :], 0.0)
     decay = decay[..., None, None]  # [B', H, T, 1, 1]
 
     # [B, T, H, D] buffers, so each step writes one contiguous slice.
@@ -103,4 +95,4 @@ def recurrent_sum(
         if signed_dot is not None and signed_with is not None:
             signed_dot[:, :, i] -= (signed_with[:, :, i] * later).sum(dim=-1)
         state.add_(k[:, :, i, :, None] * v[:, :, i, None, :])
-    return total, signed_dot
+    return total.transpose(1, 2), None if signed_dot is None else signed_dot.transpose(1, 2)

@@ -28,12 +28,13 @@ import torch
 from torch import Tensor
 
 from lion_attn.ops.api import linear_form
-from lion_attn.ops.autograd import LionFunction
+from lion_attn.ops.autograd import LinearSettings, LionFunction
 from lion_attn.ops.global_state import global_state
-from lion_attn.ops.inputs import check_chunk_size, check_log_decay, check_mode, check_tensor, prepare
+from lion_attn.ops.inputs import Operands, check_chunk_size, check_log_decay, check_mode, check_tensor, prepare
 from lion_attn.ops.linear_form import with_ones
 from lion_attn.ops.parallel import (
     HandWrittenBackward,
+    ParallelSettings,
     apply_scores,
     log_decay_grad,
     query_key_grads,
@@ -129,7 +130,8 @@ def lion_attention_scans(
         else:
             filled = [p.q.new_zeros(1, length, heads, dtype=p.acc_dtype) if g is None else g for g in decays]
             if mode == "parallel":
-                out = parallel_scans_sum(p.q, p.k, p.v, filled, perms, p.scale, eps=eps if normalize else None)
+                settings = ParallelSettings(p.scale, eps if normalize else None)
+                out = parallel_scans_sum(p.q, p.k, p.v, filled, perms, settings)
             else:
                 out = _linear_scans(mode, p.q, p.k, p.v, filled, perms, p.scale, normalize, eps, chunk_size)
         if p.keep is not None:
@@ -211,9 +213,9 @@ def _linear_scans(
     total: Tensor | None = None
     for g, order in zip(gs, orders, strict=True):
         inverse = torch.argsort(order)
-        form = linear_form(mode, scale, chunk_size, g, None, q.dtype)
-        sums = LionFunction.apply(q[:, order], k[:, order], values[:, order], g, None, form, False, eps, acc)
-        sums = sums[:, inverse]
+        x = Operands(q[:, order], k[:, order], values[:, order], g, None)
+        settings = LinearSettings(linear_form(mode, x, scale, chunk_size), False, eps, acc)
+        sums = LionFunction.apply(settings, *x)[:, inverse]
         total = sums if total is None else total + sums
     assert total is not None, "at least one scan order"
     if not normalize:
@@ -222,7 +224,7 @@ def _linear_scans(
 
 
 def parallel_scans_sum(
-    q: Tensor, k: Tensor, v: Tensor, gs: list[Tensor], orders: list[Tensor], scale: float, eps: float | None = None
+    q: Tensor, k: Tensor, v: Tensor, gs: list[Tensor], orders: list[Tensor], settings: ParallelSettings
 ) -> Tensor:
     """Attention whose mask is the sum of several scan orders' decay masks, in one full-attention pass.
 
@@ -233,8 +235,7 @@ def parallel_scans_sum(
         gs: one [B', T, H] tensor of finite log-decays (<= 0) per order, each in its own scan order
             (``B'`` in {1, B}), in the accumulation dtype.
         orders: one [T] int64 permutation per order: entry ``s`` is the raster index visited at step ``s``.
-        scale: score scale.
-        eps: None for the raw sums; else divide by the scores' row sums plus ``eps``.
+        settings: scale and normalisation.
 
     Returns:
         [B, T, H, D] ``sum_j scale (q_i . k_j) (sum_s M_s[i, j]) v_j`` in raster order (normalised with ``eps``), in
@@ -243,10 +244,10 @@ def parallel_scans_sum(
     if len(gs) != len(orders) or not gs:
         raise ValueError(f"need one scan order per log-decay tensor, got {len(gs)} decays and {len(orders)} orders")
     if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, *gs)):
-        return _ScansFunction.apply(q, k, v, scale, eps, len(gs), *gs, *orders)
+        return _ScansFunction.apply(settings, q, k, v, *gs, *orders)
     total = _summed_masks(gs, orders)[0]
-    scores = raw_scores(q, k, scale, total.dtype).mul_(total)
-    return apply_scores(scores, v, eps)[0]
+    scores = raw_scores(q, k, settings.scale, total.dtype).mul_(total)
+    return apply_scores(scores, v, settings.eps)[0]
 
 
 def _summed_masks(gs: Sequence[Tensor], orders: Sequence[Tensor]) -> tuple[Tensor, list[Tensor]]:
@@ -266,23 +267,18 @@ def _scan_signs(order: Tensor, dtype: torch.dtype) -> Tensor:
 
 
 class _ScansFunction(HandWrittenBackward):
+    """:func:`parallel_scans_sum` with a graph: ``apply(settings, q, k, v, *gs, *orders)``, one decay per order."""
+
     @staticmethod
-    def forward(
-        ctx: Any,
-        q: Tensor,
-        k: Tensor,
-        v: Tensor,
-        scale: float,
-        eps: float | None,
-        count: int,
-        *decays_and_orders: Tensor,
-    ) -> Tensor:
+    def forward(ctx: Any, settings: ParallelSettings, *operands: Tensor) -> Tensor:
+        q, k, v, *decays_and_orders = operands
+        count = len(decays_and_orders) // 2
         gs, orders = decays_and_orders[:count], decays_and_orders[count:]
         total = _summed_masks(gs, orders)[0]
-        scores = raw_scores(q, k, scale, total.dtype).mul_(total)
+        scores = raw_scores(q, k, settings.scale, total.dtype).mul_(total)
         del total
-        out, den = apply_scores(scores, v, eps)
-        ctx.scale = scale
+        out, den = apply_scores(scores, v, settings.eps)
+        ctx.settings = settings
         ctx.count = count
         ctx.device_type = q.device.type
         ctx.save_for_backward(q, k, v, out, den, *gs, *orders)
@@ -292,13 +288,15 @@ class _ScansFunction(HandWrittenBackward):
     def gradient(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         q, k, v, out, den, *rest = ctx.saved_tensors
         count = ctx.count
+        scale = ctx.settings.scale
         gs, orders = rest[:count], rest[count:]
         acc = gs[0].dtype
-        need_q, need_k, need_v = ctx.needs_input_grad[:3]
-        need_g = ctx.needs_input_grad[6 : 6 + count]
+        # Input 0 is the settings, then q, k, v, the decays and the orders.
+        need_q, need_k, need_v = ctx.needs_input_grad[1:4]
+        need_g = ctx.needs_input_grad[4 : 4 + count]
         # Recomputed rather than kept between the passes: the masks, their sum and the raw scores.
         total, masks = _summed_masks(gs, orders)
-        raw = raw_scores(q, k, ctx.scale, acc)
+        raw = raw_scores(q, k, scale, acc)
         grad_scores, grad_h = scores_grad(grad_out, v, out, den, acc)  # dA [B, H, T, T], [B, H, T, D]
         grad_v = None
         if need_v:
@@ -316,5 +314,5 @@ class _ScansFunction(HandWrittenBackward):
                 grad_gs[s] = log_decay_grad(log_mask_grad, gs[s].shape[0], orders[s])
         del raw, masks
         grad_scores.mul_(total)
-        grad_q, grad_k = query_key_grads(grad_scores, q, k, ctx.scale, need_q, need_k)
-        return (grad_q, grad_k, grad_v, None, None, None, *grad_gs, *([None] * count))
+        grad_q, grad_k = query_key_grads(grad_scores, q, k, scale, need_q, need_k)
+        return (None, grad_q, grad_k, grad_v, *grad_gs, *([None] * count))
