@@ -50,6 +50,9 @@ class TierSpec:
     cap_minutes: float
     expected_minutes: float
     mlm_args: tuple[str, ...] = ()
+    # Seeds of the language comparison (MLM, then fine-tuning from it); default: ``seeds``. The small tier uses two
+    # because one MLM run costs minutes here.
+    language_seeds: tuple[int, ...] = ()
     # Model overrides for every LRA run of the tier (the same for each model of a comparison).
     lra_model_args: tuple[str, ...] = ()
     probe_args: list[str] = field(default_factory=list)
@@ -86,21 +89,22 @@ TIER_SPECS: dict[str, TierSpec] = {
         vision_steps=400,
         vision_train_limit=0,
         language_size="mini",
-        mlm_steps=500,
-        glue_steps=200,
+        mlm_steps=100,
+        glue_steps=60,
+        language_seeds=(0, 1),
         glue_examples=2000,
         lra_seeds=(0,),
-        lra_steps={"listops": 300, "text": 200, "image": 300, "pathfinder": 600},
+        lra_steps={"listops": 200, "text": 150, "image": 200, "pathfinder": 500},
         lra_tasks=("listops", "text", "image", "pathfinder"),
         lra_args={
             "listops": ["--num-train", "4000", "--num-eval", "500"],
             "text": ["--max-bytes", "2048"],
             "image": ["--pad-to", "1024", "--train-limit", "10000", "--val-limit", "2000"],
-            "pathfinder": ["--resolution", "32", "--num-train", "8000", "--num-eval", "1000"],
+            "pathfinder": ["--resolution", "32", "--num-train", "3000", "--num-eval", "500"],
         },
         cap_minutes=8.0,
-        expected_minutes=85.0,
-        mlm_args=("--val-limit", "512"),
+        expected_minutes=90.0,
+        mlm_args=("--val-limit", "256"),
         lra_model_args=("depth=2", "embed_dim=64", "num_heads=4"),
         probe_args=["--repeats", "3"],
     ),
@@ -182,7 +186,7 @@ def language_runs(spec: TierSpec, glue_dirs: dict[str, str]) -> list[Run]:
         glue_dirs: GLUE task name (the layout its folder follows, e.g. ``sst2``, ``mrpc``) -> folder.
     """
     runs = []
-    for seed in spec.seeds:
+    for seed in spec.language_seeds or spec.seeds:
         for label, pattern in LANGUAGE_MODELS.items():
             model = pattern.format(size=spec.language_size)
             mlm_key = f"mlm-{_slug(label)}-s{seed}"
