@@ -56,6 +56,16 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 
+#: How :class:`LionForSequenceClassification` pools the hidden states (see its docstring).
+CLASSIFIER_POOLINGS = ("cls", "mean", "pair")
+
+
+def _masked_mean(hidden: Tensor, mask: Tensor) -> Tensor:
+    """[B, D] mean of [B, T, D] ``hidden`` over the positions where the [B, T] bool ``mask`` is True (0 if none)."""
+    weights = mask.to(hidden.dtype).unsqueeze(-1)
+    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+
+
 @dataclasses.dataclass
 class LionBertConfig(ModelConfig):
     """Configuration of the BERT-style models, with Hugging Face's field names plus the LION fields.
@@ -76,7 +86,8 @@ class LionBertConfig(ModelConfig):
         position_embedding_type: ``"absolute"`` (learned) or ``"none"``; LION-LIT needs ``"absolute"``.
         num_labels: Outputs of :class:`LionForSequenceClassification` (1 means regression).
         classifier_dropout: Dropout before the classifier; ``None`` uses ``hidden_dropout_prob``.
-        classifier_pooling: ``"cls"`` (first real token) or ``"mean"`` (mean over real tokens).
+        classifier_pooling: ``"cls"`` (first real token), ``"mean"`` (mean over real tokens) or ``"pair"`` (for
+            sentence pairs: the first token, each segment's mean ``u`` and ``v``, ``|u - v|`` and ``u * v``).
         initializer_range: Standard deviation of the truncated-normal initialisation.
         attention: The attention of every block (:class:`LionAttentionConfig`). Older checkpoints spelled its
             fields flat, the variant as ``lion_variant``; both still load.
@@ -119,7 +130,7 @@ class LionBertConfig(ModelConfig):
         check_divisible("hidden_size", self.hidden_size, "num_attention_heads", self.num_attention_heads)
         check_choice("hidden_act", self.hidden_act, ACTIVATIONS)
         check_choice("position_embedding_type", self.position_embedding_type, ("absolute", "none"))
-        check_choice("classifier_pooling", self.classifier_pooling, ("cls", "mean"))
+        check_choice("classifier_pooling", self.classifier_pooling, CLASSIFIER_POOLINGS)
         check_choice("norm_layout", self.norm_layout, ("pre", "post"))
         if not isinstance(self.type_vocab_size, int) or self.type_vocab_size < 0:
             raise ValueError(f"type_vocab_size must be a non-negative int, got {self.type_vocab_size!r}")
@@ -311,7 +322,9 @@ class _LionBertTaskModel(LionModelMixin, nn.Module, Generic[_Output]):
         self.config = config
         self.bert = LionBertModel(config)
 
-    def head_output(self, hidden: Tensor, attention_mask: Tensor | None, labels: Tensor | None) -> _Output:
+    def head_output(
+        self, hidden: Tensor, attention_mask: Tensor | None, labels: Tensor | None, token_type_ids: Tensor | None
+    ) -> _Output:
         """The task's output (and loss with ``labels``) from the [B, T, D] hidden states."""
         raise NotImplementedError
 
@@ -325,7 +338,7 @@ class _LionBertTaskModel(LionModelMixin, nn.Module, Generic[_Output]):
     ) -> _Output:
         """Encode [B, T] token ids and apply the head; with ``labels`` the output carries the loss."""
         hidden = self.bert(input_ids, attention_mask, token_type_ids, position_ids).last_hidden_state
-        return self.head_output(hidden, attention_mask, labels)
+        return self.head_output(hidden, attention_mask, labels, token_type_ids)
 
 
 class LionForMaskedLM(_LionBertTaskModel[MaskedLMOutput]):
@@ -352,7 +365,9 @@ class LionForMaskedLM(_LionBertTaskModel[MaskedLMOutput]):
         """Make the decoder weight the very same parameter as the input word embeddings."""
         self.head.decoder.weight = self.bert.embeddings.word_embeddings.weight
 
-    def head_output(self, hidden: Tensor, attention_mask: Tensor | None, labels: Tensor | None) -> MaskedLMOutput:
+    def head_output(
+        self, hidden: Tensor, attention_mask: Tensor | None, labels: Tensor | None, token_type_ids: Tensor | None
+    ) -> MaskedLMOutput:
         """Predict every token; with ``labels`` [B, T] (-100 = ignore) also return the mean cross-entropy."""
         logits = self.head(hidden)  # [B, T, vocab]
         loss = None
@@ -365,7 +380,11 @@ class LionForSequenceClassification(_LionBertTaskModel[SequenceClassifierOutput]
     """Sequence classifier (or regressor, ``num_labels == 1``) on :class:`LionBertModel`.
 
     The sequence is pooled as its first real token (``classifier_pooling="cls"``; the tokenizer puts
-    ``[CLS]`` there) or the mean over real tokens (``"mean"``), then dropout and a linear layer.
+    ``[CLS]`` there), the mean over real tokens (``"mean"``), or, for sentence pairs, ``"pair"``: the first token,
+    the mean ``u`` of segment A's real tokens (token type 0), the mean ``v`` of segment B's (type 1), ``|u - v|`` and
+    ``u * v`` concatenated (the pair features of InferSent and Sentence-BERT). ``"pair"`` hands the classifier a
+    direct measure of how alike the two segments are, which a small encoder trained from scratch on a few thousand
+    pairs does not learn to compute through attention alone. Then dropout and a linear layer.
 
     Args:
         config: The model configuration.
@@ -381,25 +400,40 @@ class LionForSequenceClassification(_LionBertTaskModel[SequenceClassifierOutput]
         super().__init__(config)
         drop = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
         self.dropout = nn.Dropout(drop)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        pooled_size = config.hidden_size * (5 if config.classifier_pooling == "pair" else 1)
+        self.classifier = nn.Linear(pooled_size, config.num_labels)
         self.classifier.apply(init_weights(config.initializer_range))
 
-    def pool(self, hidden: Tensor, attention_mask: Tensor | None) -> Tensor:
-        """Pool [B, T, D] hidden states into [B, D] over real tokens."""
-        if attention_mask is None:
-            return hidden[:, 0] if self.config.classifier_pooling == "cls" else hidden.mean(dim=1)
-        mask = attention_mask.bool()
+    def pool(self, hidden: Tensor, attention_mask: Tensor | None, token_type_ids: Tensor | None = None) -> Tensor:
+        """Pool [B, T, D] hidden states into [B, D] over real tokens ([B, 5 D] with ``"pair"``)."""
+        mask = torch.ones(hidden.shape[:2], dtype=torch.bool, device=hidden.device)
+        if attention_mask is not None:
+            mask = attention_mask.bool()
+        first = mask.int().argmax(dim=1)  # [B] index of the first real token
+        cls = hidden[torch.arange(hidden.shape[0], device=hidden.device), first]
         if self.config.classifier_pooling == "cls":
-            first = mask.int().argmax(dim=1)  # [B] index of the first real token
-            return hidden[torch.arange(hidden.shape[0], device=hidden.device), first]
-        weights = mask.to(hidden.dtype).unsqueeze(-1)
-        return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+            return cls
+        if self.config.classifier_pooling == "mean":
+            return _masked_mean(hidden, mask)
+        if token_type_ids is None:
+            # A single text: v is zero, so the features stay defined and u carries the text.
+            u = _masked_mean(hidden, mask)
+            v = torch.zeros_like(u)
+        else:
+            second = mask & (token_type_ids == 1)
+            u, v = _masked_mean(hidden, mask & ~second), _masked_mean(hidden, second)
+        return torch.cat([cls, u, v, (u - v).abs(), u * v], dim=-1)
 
     def head_output(
-        self, hidden: Tensor, attention_mask: Tensor | None, labels: Tensor | None
+        self,
+        hidden: Tensor,
+        attention_mask: Tensor | None,
+        labels: Tensor | None,
+        token_type_ids: Tensor | None = None,
     ) -> SequenceClassifierOutput:
         """Classify; with ``labels`` ([B] class ids, or [B] floats when ``num_labels == 1``) also return the loss."""
-        logits = self.classifier(self.dropout(self.pool(hidden, attention_mask)))  # [B, num_labels]
+        pooled = self.pool(hidden, attention_mask, token_type_ids)
+        logits = self.classifier(self.dropout(pooled))  # [B, num_labels]
         loss = None
         if labels is not None:
             if self.config.num_labels == 1:

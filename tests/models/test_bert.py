@@ -47,6 +47,28 @@ def test_cls_pooling_takes_first_real_token(bert_config):
     assert rel_err(out.logits[1], out.logits[0]) < 1e-10
 
 
+def test_pair_pooling_concatenates_first_token_segment_means_and_their_comparisons(bert_config):
+    model = LionForSequenceClassification(bert_config(lion_variant="s", classifier_pooling="pair")).double().eval()
+    hidden_size = model.config.hidden_size
+    assert model.classifier.in_features == 5 * hidden_size
+    ids, mask = padded_batch(BERT_VOCAB, [9, 6], 9, ["right", "left"], seed=4)
+    types = torch.zeros_like(ids)
+    types[0, 5:9] = 1  # row 0: A = positions 0-4, B = 5-8
+    types[1, 6:9] = 1  # row 1 (left-padded, real 3-8): A = 3-5, B = 6-8
+    hidden = model.bert(ids, mask, types).last_hidden_state
+    pooled = model.pool(hidden, mask, types)
+    for row, first, a, b in ((0, 0, range(0, 5), range(5, 9)), (1, 3, range(3, 6), range(6, 9))):
+        u, v = hidden[row, list(a)].mean(0), hidden[row, list(b)].mean(0)
+        expected = torch.cat([hidden[row, first], u, v, (u - v).abs(), u * v])
+        assert rel_err(pooled[row], expected) < 1e-12
+    logits = model(ids, mask, types).logits
+    assert logits.shape == (2, model.config.num_labels) and torch.isfinite(logits).all()
+    # A single text (no token types): v is zero and u is the mean of the real tokens.
+    single = model.pool(hidden, mask, None)
+    assert torch.equal(single[:, 2 * hidden_size : 3 * hidden_size], torch.zeros(2, hidden_size, dtype=hidden.dtype))
+    assert rel_err(single[0, hidden_size : 2 * hidden_size], hidden[0, :9].mean(0)) < 1e-12
+
+
 def test_mlm_weights_tied_and_loss_ignores_minus_100(bert_config):
     torch.manual_seed(0)
     model = LionForMaskedLM(bert_config())

@@ -145,6 +145,8 @@ def test_glue_from_mlm_checkpoint_reuses_its_tokenizer(tmp_path):
     a = json.loads((mlm / "checkpoints" / "last" / "tokenizer.json").read_text())
     b = json.loads((out / "checkpoints" / "last" / "tokenizer.json").read_text())
     assert a["model"]["vocab"] == b["model"]["vocab"]
+    # A pair task pools with the pair features by default; an explicit --model-arg wins.
+    assert json.loads((out / "checkpoints" / "last" / "config.json").read_text())["classifier_pooling"] == "pair"
 
 
 def _write_table(path: Path, rows: list[dict]) -> None:
@@ -178,9 +180,14 @@ def test_text_cls_pairs_and_regression(tmp_path, suffix):
     base = ["train", "text-cls", "--train", str(train), "--val", str(val), "--text-fields", "premise,hypothesis",
             "--tokenizer", "bytes", *TINY]  # fmt: skip
     assert main([*base, "--out", str(tmp_path / "cls")]) == 0
+    pooling = json.loads((tmp_path / "cls" / "checkpoints" / "last" / "config.json").read_text())["classifier_pooling"]
+    assert pooling == "pair"
     s = _summary(tmp_path / "cls")
     assert s["metric"] == "accuracy" and set(s["final_metrics"]) == {"accuracy", "loss"}
-    assert main([*base, "--regression", "--label-field", "score", "--out", str(tmp_path / "reg")]) == 0
+    reg = [*base, "--regression", "--label-field", "score", "--model-arg", "classifier_pooling=mean"]
+    assert main([*reg, "--out", str(tmp_path / "reg")]) == 0
+    pooling = json.loads((tmp_path / "reg" / "checkpoints" / "last" / "config.json").read_text())["classifier_pooling"]
+    assert pooling == "mean"  # an explicit --model-arg wins over the pair default
     s = _summary(tmp_path / "reg")
     assert s["metric"] == "pearson" and set(s["final_metrics"]) == {"pearson", "spearman", "loss"}
 
@@ -194,6 +201,7 @@ def test_text_cls_default_austen_data_end_to_end(tmp_path):
     assert set(s["final_metrics"]) == {"accuracy", "macro_f1", "loss"}
     config = json.loads((out / "checkpoints" / "last" / "config.json").read_text())
     assert config["num_labels"] == 6 and "emma" in config["label2id"]
+    assert config["classifier_pooling"] == "cls"  # single texts keep the first-token pooling
 
 
 def test_austen_pairs_in_glue_layout(tmp_path, capsys):

@@ -63,6 +63,7 @@ class GlueTask(TextTask):
         check_seq_len(a["seq_len"])
         self.spec = spec = get_spec(a["task"])
         self.regression = spec.is_regression
+        self.pairs = bool(spec.text_b)
         self.label_names = list(spec.labels)
         self.metric_names = spec.metrics
         self.metric = spec.metrics[0]

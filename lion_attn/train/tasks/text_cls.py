@@ -97,7 +97,7 @@ class TextClsTask(TextTask):
             self.metric_names = ("accuracy", "macro_f1")
         self.metric = self.metric_names[0]
         self.setup_tokenizer([t for col in train_texts for t in col])
-        pair = len(fields) == 2
+        self.pairs = pair = len(fields) == 2
         self.eval_dataset = subset(
             self.encode(val_texts[0], val_texts[1] if pair else None, val_labels), a["val_limit"], config.seed + 1
         )

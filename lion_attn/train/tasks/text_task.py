@@ -68,6 +68,9 @@ class TextTask(SequenceClassificationTask):
     metric_names: tuple[str, ...] = ("accuracy",)
     group_names: tuple[str, ...] = ()
     init_dir: Path | None = None
+    #: Whether the inputs are sentence pairs; their classifier then pools with ``"pair"`` unless ``--model-arg
+    #: classifier_pooling=...`` says otherwise (see :class:`lion_attn.models.LionForSequenceClassification`).
+    pairs: bool = False
     #: What one evaluation sample is called in :meth:`describe`.
     sample_noun: str = "texts"
 
@@ -135,7 +138,8 @@ class TextTask(SequenceClassificationTask):
     def build_model(self) -> nn.Module:
         from lion_attn.models import LionBertConfig, LionForSequenceClassification, get_model_config, read_config
 
-        over = {"num_labels": self.num_outputs, **self.args["model_args"]}
+        pooling = {"classifier_pooling": "pair"} if self.pairs else {}
+        over = {"num_labels": self.num_outputs, **pooling, **self.args["model_args"]}
         if self.init_dir is None:
             over = {
                 "vocab_size": self.tokenizer.vocab_size,
