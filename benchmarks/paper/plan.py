@@ -103,7 +103,9 @@ TIER_SPECS: dict[str, TierSpec] = {
             "pathfinder": ["--resolution", "32", "--num-train", "3000", "--num-eval", "500"],
         },
         cap_minutes=8.0,
-        expected_minutes=90.0,
+        # Measured on an idle 2-core machine: 113 minutes (vision 25, language 30, LRA 43, probes 15), over the
+        # 90 the tier aims at; the softmax Text run at 2,048 bytes and the probes' BERT-base timings cost the most.
+        expected_minutes=113.0,
         mlm_args=("--val-limit", "256"),
         lra_model_args=("depth=2", "embed_dim=64", "num_heads=4"),
         probe_args=["--repeats", "3"],

@@ -97,8 +97,13 @@ def main(argv: list[str] | None = None) -> int:
         wall_file = out / "runs" / run.key / "paper_wall.json"
         if wall_file.is_file():
             walls[run.part] = walls.get(run.part, 0.0) + json.loads(wall_file.read_text())["seconds"]
-    if probe_seconds:
-        walls["time and memory probes (this invocation)"] = probe_seconds
+    probe_wall = out / "probes" / "models.wall.json"
+    if probe_wall.is_file():
+        walls["time and memory probes"] = json.loads(probe_wall.read_text())["seconds"]
+    elif probe_seconds:
+        walls["time and memory probes"] = probe_seconds
+    if walls:
+        walls["total"] = sum(walls.values())
     failed = [o.key for o in outcomes if o.action == "failed"]
     command = "python benchmarks/paper/run.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     notes = [
@@ -108,6 +113,13 @@ def main(argv: list[str] | None = None) -> int:
         "LRA runs use one seed per task in the smoke and small tiers: their learn/chance verdicts use the binomial "
         "band of the evaluation set, and differences between models are not judged.",
     ]
+    mlm_values = [x for entry in table.get("mlm", {}).values() for x in entry.get("values", [])]
+    if mlm_values and max(mlm_values) < 0.15:
+        notes.append(
+            f"Every MLM run is still at the level of guessing frequent tokens (masked-token accuracy <= "
+            f"{max(mlm_values):.3f}): the MLM verdicts compare the models this early in training, not what they "
+            "converge to, and the fine-tuning runs start from checkpoints that have learnt little."
+        )
     write_page(page, args.tier, table, probe, claims, [command], walls, notes)
     log.info("done in %.1f min; page %s", (time.perf_counter() - started) / 60, page)
     return 1 if failed else 0

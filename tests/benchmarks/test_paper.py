@@ -162,6 +162,11 @@ def test_claims_and_page(tmp_path: Path) -> None:
     assert status["LION-D beats LION-LIT"] == v.REPRODUCED
     assert status["pathfinder: LION-LIT stays at chance"] == v.REPRODUCED
     assert status["pathfinder: LION-S learns (long-memory init)"] == v.REPRODUCED
+    # When no model leaves chance (softmax included), LIT failing proves nothing: every verdict is inconclusive.
+    flat = {label: {**entry, "values": [0.5]} for label, entry in table["lra-pathfinder"].items()}
+    stuck = {c.claim: c.verdict for c in claims.lra_claims({"lra-pathfinder": flat}, {"lra-pathfinder": 500})}
+    assert {verdict.status for verdict in stuck.values()} == {v.INCONCLUSIVE}
+    assert "softmax included" in stuck["pathfinder: LION-LIT stays at chance"].reason
     mlm = {"lit": [0.9, 0.91], "d": [1.1, 1.12], "s": [1.3, 1.31]}
     probe = {
         "ratios": {"vision": {"lit": [0.7, 0.71], "d": [1.3, 1.4], "s": [1.6, 1.5]}, "mlm bert_tiny T=32": mlm},
