@@ -117,12 +117,19 @@ def plot_costs(probe: dict[str, Any], path: Path) -> bool:
     if not ratios and not records:
         return False
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
-    for i, (group, per) in enumerate(ratios.items()):
+    ticks: list[float] = []
+    tick_labels: list[str] = []
+    start = 0
+    for group, per in ratios.items():
         keys = [k for k in per if per[k]]
         means = [v.mean_and_spread(per[k]) for k in keys]
-        xs = [i * (len(keys) + 1) + j for j in range(len(keys))]
+        xs = [start + j for j in range(len(keys))]
+        start += len(keys) + 1  # a gap between groups
         left.bar(xs, [m for m, _ in means], yerr=[s for _, s in means], capsize=2, label=group)
-        left.set_xticks(xs, keys, rotation=45, fontsize=7, minor=False)
+        ticks += xs
+        tick_labels += keys
+    # One call for every group's ticks (a call per group would keep only the last group's labels).
+    left.set_xticks(ticks, tick_labels, rotation=45, fontsize=7)
     left.axhline(1.0, color="k", lw=0.8)
     left.set_title("training step / softmax", fontsize=9)
     left.legend(fontsize=7)
@@ -176,7 +183,8 @@ def write_page(
     glue = glue_average(table)
     if glue:
         lines += [
-            "GLUE-layout average per model: " + ", ".join(f"{k} {_cell({'values': x})}" for k, x in glue.items()),
+            "GLUE-layout average per model: "
+            + ", ".join(f"{k} {_cell({'values': x})}" for k, x in sorted(glue.items())),
             "",
         ]
     lra = lra_average(table)
