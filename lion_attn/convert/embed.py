@@ -18,20 +18,19 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import nn
 
 from lion_attn.convert.text import make_batch, tiled_position_ids, tokenize
+from lion_attn.models.encoder import masked_mean
 
 __all__ = ["embed_ids", "embed_texts", "length_batches", "mean_pool", "read_documents"]
 
 logger = logging.getLogger(__name__)
 
 
-def mean_pool(hidden: Tensor, mask: Tensor) -> Tensor:
-    """Mean of [B, T, D] hidden states over real tokens (``mask`` [B, T], True = real) -> [B, D]; an all-pad row
-    gives zeros."""
-    weights = mask.to(hidden.dtype).unsqueeze(-1)
-    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+#: Mean of [B, T, D] hidden states over real tokens (``mask`` [B, T], True = real) -> [B, D]; an all-pad row gives
+#: zeros (the models' own mean pooling, so ``lion embed`` pools exactly as a mean-pooled classifier does).
+mean_pool = masked_mean
 
 
 def read_documents(path: str | Path, field: str = "text") -> list[str]:

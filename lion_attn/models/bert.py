@@ -24,7 +24,7 @@ from lion_attn.layers import check_attention_dropout
 from lion_attn.models.base import LionModelMixin
 from lion_attn.models.checks import check_choice, check_divisible, check_positive_int, check_probability
 from lion_attn.models.config import ModelConfig
-from lion_attn.models.encoder import LionEncoder, init_weights
+from lion_attn.models.encoder import LionEncoder, init_weights, masked_mean
 from lion_attn.models.postnorm import PostNormEncoder
 from lion_attn.ops.inputs import check_padding_mask
 
@@ -58,12 +58,6 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 
 #: How :class:`LionForSequenceClassification` pools the hidden states (see its docstring).
 CLASSIFIER_POOLINGS = ("cls", "mean", "pair")
-
-
-def _masked_mean(hidden: Tensor, mask: Tensor) -> Tensor:
-    """[B, D] mean of [B, T, D] ``hidden`` over the positions where the [B, T] bool ``mask`` is True (0 if none)."""
-    weights = mask.to(hidden.dtype).unsqueeze(-1)
-    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
 
 @dataclasses.dataclass
@@ -409,27 +403,23 @@ class LionForSequenceClassification(_LionBertTaskModel[SequenceClassifierOutput]
         mask = torch.ones(hidden.shape[:2], dtype=torch.bool, device=hidden.device)
         if attention_mask is not None:
             mask = attention_mask.bool()
+        if self.config.classifier_pooling == "mean":
+            return masked_mean(hidden, mask)
         first = mask.int().argmax(dim=1)  # [B] index of the first real token
         cls = hidden[torch.arange(hidden.shape[0], device=hidden.device), first]
         if self.config.classifier_pooling == "cls":
             return cls
-        if self.config.classifier_pooling == "mean":
-            return _masked_mean(hidden, mask)
         if token_type_ids is None:
             # A single text: v is zero, so the features stay defined and u carries the text.
-            u = _masked_mean(hidden, mask)
+            u = masked_mean(hidden, mask)
             v = torch.zeros_like(u)
         else:
             second = mask & (token_type_ids == 1)
-            u, v = _masked_mean(hidden, mask & ~second), _masked_mean(hidden, second)
+            u, v = masked_mean(hidden, mask & ~second), masked_mean(hidden, second)
         return torch.cat([cls, u, v, (u - v).abs(), u * v], dim=-1)
 
     def head_output(
-        self,
-        hidden: Tensor,
-        attention_mask: Tensor | None,
-        labels: Tensor | None,
-        token_type_ids: Tensor | None = None,
+        self, hidden: Tensor, attention_mask: Tensor | None, labels: Tensor | None, token_type_ids: Tensor | None
     ) -> SequenceClassifierOutput:
         """Classify; with ``labels`` ([B] class ids, or [B] floats when ``num_labels == 1``) also return the loss."""
         pooled = self.pool(hidden, attention_mask, token_type_ids)

@@ -16,7 +16,14 @@ from lion_attn.layers import Block
 from lion_attn.models.attention_config import LionAttentionConfig
 from lion_attn.models.checks import check_divisible, check_positive_int, check_probability
 
-__all__ = ["LionEncoder", "check_encoder_fields", "init_weights", "stochastic_depth_rates"]
+__all__ = ["LionEncoder", "check_encoder_fields", "init_weights", "masked_mean", "stochastic_depth_rates"]
+
+
+def masked_mean(hidden: Tensor, mask: Tensor) -> Tensor:
+    """Mean of [B, T, D] ``hidden`` over the positions where the [B, T] ``mask`` is True (real tokens) -> [B, D];
+    a row without any gives zeros. The one mean-pooling of the models and of ``lion embed``."""
+    weights = mask.to(hidden.dtype).unsqueeze(-1)
+    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
 
 def stochastic_depth_rates(drop_path_rate: float, depth: int) -> list[float]:

@@ -15,7 +15,7 @@ from lion_attn.layers.decays import ScalarDecay, SelectiveDecay, timescale_decay
 from lion_attn.models.base import LionModelMixin
 from lion_attn.models.checks import check_choice, check_positive_int, check_probability
 from lion_attn.models.config import ModelConfig
-from lion_attn.models.encoder import LionEncoder, check_encoder_fields, init_weights
+from lion_attn.models.encoder import LionEncoder, check_encoder_fields, init_weights, masked_mean
 from lion_attn.ops.inputs import check_padding_mask
 
 __all__ = [
@@ -148,10 +148,7 @@ class LionLRAEncoder(nn.Module):
         x = self.encoder(self.drop(x), mask)
         if self.cls_token is not None:
             return x[:, 0]
-        if mask is None:
-            return x.mean(dim=1)
-        weights = mask.to(x.dtype).unsqueeze(-1)
-        return (x * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+        return x.mean(dim=1) if mask is None else masked_mean(x, mask)
 
 
 class LionLRAClassifier(LionModelMixin, nn.Module):
