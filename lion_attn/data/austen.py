@@ -29,8 +29,10 @@ __all__ = [
     "AUSTEN_PAIR_KINDS",
     "austen_passages",
     "austen_same_novel_pairs",
+    "consecutive_passages",
     "extract_janeaustenr_deb",
     "load_austen",
+    "prose_words",
     "read_austen_dir",
     "read_janeaustenr_rdata",
     "write_austen_pairs_glue",
@@ -219,6 +221,18 @@ def load_austen(root: str | Path | None = None) -> dict[str, str]:
 _HEADING = re.compile(r"^[^a-z]*$")
 
 
+def prose_words(text: str) -> list[str]:
+    """The words of ``text`` (split on whitespace) without its heading lines, in reading order."""
+    return [w for line in text.splitlines() if not _HEADING.match(line) for w in line.split()]
+
+
+def consecutive_passages(text: str, words_per_passage: int) -> list[list[str]]:
+    """:func:`prose_words` cut into consecutive passages of exactly ``words_per_passage`` words (the remainder is
+    dropped), in reading order; each passage a list of words."""
+    words = prose_words(text)
+    return [words[i : i + words_per_passage] for i in range(0, len(words) - words_per_passage + 1, words_per_passage)]
+
+
 def austen_passages(
     texts: Mapping[str, str],
     words_per_passage: int = 128,
@@ -256,13 +270,10 @@ def austen_passages(
     train: list[tuple[str, str]] = []
     val: list[tuple[str, str]] = []
     for label, text in texts.items():
-        words = [w for line in text.splitlines() if not _HEADING.match(line) for w in line.split()]
-        passages = [
-            " ".join(words[i : i + words_per_passage])
-            for i in range(0, len(words) - words_per_passage + 1, words_per_passage)
-        ]
+        passages = [" ".join(p) for p in consecutive_passages(text, words_per_passage)]
         if not passages:
-            raise ValueError(f"text {label!r} has {len(words)} words, fewer than words_per_passage={words_per_passage}")
+            count = len(prose_words(text))
+            raise ValueError(f"text {label!r} has {count} words, fewer than words_per_passage={words_per_passage}")
         rng.shuffle(passages)
         if max_passages_per_label is not None:
             passages = passages[:max_passages_per_label]

@@ -13,13 +13,12 @@ goes wholly to train, dev or test, so a dev pair never shares a passage (or a ne
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Mapping
+
+from lion_attn.data.austen import consecutive_passages, prose_words
 
 __all__ = ["garble", "near_duplicate_pairs"]
 
-# Heading lines have no lower-case letter ("CHAPTER IV"); they would mark passage boundaries, so they are dropped.
-_HAS_LOWER = re.compile(r"[a-z]")
 _RUN = 16  # consecutive passages kept together in one split
 
 
@@ -76,10 +75,9 @@ def near_duplicate_pairs(
     passages: dict[str, list[list[str]]] = {}
     vocabularies: dict[str, list[str]] = {}
     for name in sorted(texts):
-        words = [w for line in texts[name].splitlines() if _HAS_LOWER.search(line) for w in line.split()]
-        starts = range(0, len(words) - words_per_passage + 1, words_per_passage)
-        cut = [words[i : i + words_per_passage] for i in starts]
-        passages[name], vocabularies[name] = cut, sorted(set(words))
+        # Heading lines ("CHAPTER IV") would mark passage boundaries; consecutive_passages drops them.
+        cut = consecutive_passages(texts[name], words_per_passage)
+        passages[name], vocabularies[name] = cut, sorted(set(prose_words(texts[name])))
         for start in range(0, len(cut) - 1, _RUN):
             draw = rng.random()
             split = "train" if draw < 0.75 else "dev" if draw < 0.875 else "test"

@@ -7,7 +7,14 @@ from collections import Counter
 import pytest
 
 import lion_attn.data.austen as austen_mod
-from lion_attn.data.austen import AUSTEN_NOVELS, austen_passages, extract_janeaustenr_deb, load_austen
+from lion_attn.data.austen import (
+    AUSTEN_NOVELS,
+    austen_passages,
+    consecutive_passages,
+    extract_janeaustenr_deb,
+    load_austen,
+    prose_words,
+)
 from lion_attn.data.austen import read_janeaustenr_rdata as read_rdata
 
 
@@ -116,3 +123,25 @@ def test_passages_bad_arguments(kwargs, message):
 def test_passages_text_too_short():
     with pytest.raises(ValueError, match="'short'"):
         austen_passages({"short": "only three words"}, words_per_passage=10)
+
+
+def test_prose_words_drop_headings_and_passages_are_consecutive():
+    text = "CHAPTER I\n\nIt is a truth universally\nacknowledged, that a single\n\nVOLUME II\nman in possession"
+    words = prose_words(text)
+    assert words == [
+        "It",
+        "is",
+        "a",
+        "truth",
+        "universally",
+        "acknowledged,",
+        "that",
+        "a",
+        "single",
+        "man",
+        "in",
+        "possession",
+    ]
+    assert consecutive_passages(text, 4) == [words[0:4], words[4:8], words[8:12]]
+    assert consecutive_passages(text, 5) == [words[0:5], words[5:10]]  # the remainder (2 words) is dropped
+    assert consecutive_passages("CHAPTER I", 1) == []
