@@ -128,20 +128,8 @@ def test_passages_text_too_short():
 def test_prose_words_drop_headings_and_passages_are_consecutive():
     text = "CHAPTER I\n\nIt is a truth universally\nacknowledged, that a single\n\nVOLUME II\nman in possession"
     words = prose_words(text)
-    assert words == [
-        "It",
-        "is",
-        "a",
-        "truth",
-        "universally",
-        "acknowledged,",
-        "that",
-        "a",
-        "single",
-        "man",
-        "in",
-        "possession",
-    ]
+    opening = ["It", "is", "a", "truth", "universally", "acknowledged,"]
+    assert words == [*opening, "that", "a", "single", "man", "in", "possession"]
     assert consecutive_passages(text, 4) == [words[0:4], words[4:8], words[8:12]]
     assert consecutive_passages(text, 5) == [words[0:5], words[5:10]]  # the remainder (2 words) is dropped
     assert consecutive_passages("CHAPTER I", 1) == []
