@@ -122,11 +122,15 @@ def make_lra_text(out: Path, max_bytes: int, seed: int = 0, texts: dict[str, str
 
 
 def make_tasks(root: Path, examples: int, seed: int = 0) -> dict[str, str]:
-    """Both tasks under ``root``; returns GLUE task name (the layout) -> folder. Kept if already written."""
+    """Both tasks under ``root``; returns GLUE task name (the layout) -> folder.
+
+    A folder is named by its size and seed (``austen-sst2-n2000-s0``) and kept if already written, so a changed
+    size writes new data instead of silently reusing the old.
+    """
     texts = None
     folders = {}
     for name, make in (("sst2", make_sst2_layout), ("rte", make_rte_layout)):
-        folder = root / f"austen-{name}"
+        folder = root / f"austen-{name}-n{examples}-s{seed}"
         if not (folder / "test.tsv").is_file():
             texts = texts or load_austen()
             make(folder, examples, seed, texts)

@@ -60,8 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     page = args.page or (REPO / "docs" / "results.md" if args.tier == "small" else out / "results.md")
     spec = TIER_SPECS[args.tier]
     glue_dirs = make_tasks(out / "data", spec.glue_examples) if "language" in parts else {}
-    text_bytes = 4096 if args.tier == "full" else 2048
-    lra_text = make_lra_text(out / "data" / "lra-text", text_bytes) if "lra" in parts else ("", "")
+    lra_text = ("", "")
+    if "lra" in parts:
+        lra_text = make_lra_text(out / "data" / f"lra-text-{spec.lra_text_bytes}b", spec.lra_text_bytes)
     runs = plan(args.tier, parts, glue_dirs=glue_dirs, image_folder=args.image_folder, lra_text=lra_text)
     if args.plan_only:
         for run in runs:
