@@ -36,6 +36,8 @@ from execute import execute, run_probe  # noqa: E402
 from page import write_page  # noqa: E402
 from plan import PARTS, TIER_SPECS, TIERS, plan  # noqa: E402
 
+from lion_attn.data.preparation import DataPrepareError, prepare  # noqa: E402
+
 log = logging.getLogger("benchmarks.paper")
 
 
@@ -52,6 +54,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def prepare_data(parts: tuple[str, ...], image_folder: str) -> list[str]:
+    """What ``lion data`` does, for the parts that need it (kept when present); page notes on any data not had.
+
+    Without this a fresh machine would train on the small embedded samples and the page would not say so.
+    """
+    what = ["fashion-mnist"] if "vision" in parts and not image_folder else []
+    what += ["austen"] if {"language", "lra"} & set(parts) else []
+    if not what:
+        return []
+    try:
+        prepare(what=what)
+    except DataPrepareError as err:
+        log.warning("%s", err)
+        missing = [name for name, result in err.results.items() if isinstance(result, dict) and "error" in result]
+        return [f"Could not prepare {', '.join(missing)} (see the log): those runs used the embedded samples."]
+    return []
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -59,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or REPO / "runs" / f"paper-{args.tier}"
     page = args.page or (REPO / "docs" / "results.md" if args.tier == "small" else out / "results.md")
     spec = TIER_SPECS[args.tier]
+    data_notes = [] if args.plan_only else prepare_data(parts, args.image_folder)
     glue_dirs = make_tasks(out / "data", spec.glue_examples) if "language" in parts else {}
     lra_text = ("", "")
     if "lra" in parts:
@@ -114,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         "LRA runs use one seed per task in the smoke and small tiers: their learn/chance verdicts use the binomial "
         "band of the evaluation set, and differences between models are not judged.",
     ]
+    notes += data_notes
     mlm_values = [x for entry in table.get("mlm", {}).values() for x in entry.get("values", [])]
     if mlm_values and max(mlm_values) < 0.15:
         notes.append(

@@ -195,3 +195,24 @@ def test_collect_reads_finished_runs_only(tmp_path: Path) -> None:
     assert table["vision"][runs[0].label]["values"] == [0.7]
     assert table["vision"][runs[0].label]["curve"] == [(3, 0.6)]
     assert table["vision"][runs[1].label]["failed"] == [0]
+
+
+def test_prepare_data_asks_for_what_the_parts_need_and_notes_what_it_could_not_have(monkeypatch):
+    import run
+
+    from lion_attn.data.preparation import DataPrepareError
+
+    asked = []
+
+    def fake_prepare(what):
+        asked.append(tuple(what))
+        if "austen" in what:
+            raise DataPrepareError("no apt", {"austen": {"status": "unavailable", "error": "no apt"}, "dest": "/x"})
+        return {}
+
+    monkeypatch.setattr(run, "prepare", fake_prepare)
+    assert run.prepare_data(("vision",), "") == []
+    assert run.prepare_data(("vision",), "my/images") == []
+    notes = run.prepare_data(("language", "lra"), "")
+    assert asked == [("fashion-mnist",), ("austen",)]
+    assert len(notes) == 1 and "austen" in notes[0] and "embedded samples" in notes[0]
