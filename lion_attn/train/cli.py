@@ -231,7 +231,7 @@ def resolve_train_config(task_name: str, explicit: dict[str, Any]) -> TrainConfi
         raise UserError(f"unknown option(s) for `lion train {task_name}`: {unknown}")
     cfg_over = {k: v for k, v in explicit.items() if k in common}
     task_over = {k: v for k, v in explicit.items() if k in task_cls.arg_defaults}
-    for key in PATH_ARGS:
+    for key in (*PATH_ARGS, *task_cls.path_args):
         if isinstance(task_over.get(key), str) and task_over[key]:
             task_over[key] = str(Path(task_over[key]).expanduser().resolve())
     if cfg_over.get("resume"):

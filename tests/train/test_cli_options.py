@@ -167,3 +167,13 @@ def test_cuda_asked_for_without_one_is_a_clear_error(folder, tmp_path, capsys, m
     assert main(["eval", "--checkpoint", str(tmp_path), "--device", "cuda"]) == 2
     err = capsys.readouterr().err
     assert "no CUDA device" in err and "Traceback" not in err
+
+
+def test_path_options_become_absolute_but_image_cache_mode_is_kept(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    lra = resolve_train_config("lra", {"task": "pathfinder", "cache": "pf-cache", "train": "t.jsonl"})
+    assert lra.task_args["cache"] == str(tmp_path / "pf-cache")
+    assert lra.task_args["train"] == str(tmp_path / "t.jsonl")
+    image = resolve_train_config("image", {"cache": "off", "cache_dir": "img-cache"})
+    assert image.task_args["cache"] == "off"
+    assert image.task_args["cache_dir"] == str(tmp_path / "img-cache")

@@ -67,6 +67,9 @@ class Task:
     test_dataset: Dataset | None = None
     #: The task's options and their defaults; ``config.task_args`` (typed flags, a checkpoint's) override them.
     arg_defaults: ClassVar[dict[str, Any]] = {}
+    #: Options of this task (beyond the common ones in ``lion_attn.train.cli.PATH_ARGS``) that hold folders or
+    #: files: the CLI makes them absolute, so a checkpoint can be resumed or evaluated from any directory.
+    path_args: ClassVar[tuple[str, ...]] = ()
 
     def bind_args(self, config: TrainConfig) -> dict[str, Any]:
         """Keep ``config`` as ``self.config`` and return ``self.args``: the task's defaults under its task args."""

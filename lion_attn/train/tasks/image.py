@@ -60,6 +60,7 @@ class ImageTask(Task):
     }
     #: ``--recipe deit``: DeiT's recipe (see :mod:`lion_attn.train.tasks.image_recipe`).
     presets: ClassVar[dict[str, dict[str, Any]]] = IMAGE_PRESETS
+    path_args: ClassVar[tuple[str, ...]] = ("cache_dir",)
     arg_defaults: ClassVar[dict[str, Any]] = {
         "data": "",
         "fashion_mnist": "",

@@ -35,6 +35,8 @@ class LRATask(SequenceClassificationTask):
     name = "lra"
     metric = "accuracy"
     defaults: ClassVar[dict[str, Any]] = {"model": "", "epochs": 3, "batch_size": 32, "lr": 1e-3, "weight_decay": 0.01}
+    # Pathfinder's image cache (image's ``--cache`` is a mode, not a folder, so it is not a common path option).
+    path_args: ClassVar[tuple[str, ...]] = ("cache",)
     arg_defaults: ClassVar[dict[str, Any]] = {
         "task": "listops",
         "num_train": 2000,
