@@ -141,6 +141,10 @@ def plot_costs(probe: dict[str, Any], path: Path) -> bool:
         right.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=mode)
     right.set_xscale("log")
     right.set_yscale("log")
+    # Tick at the measured patch counts: matplotlib's minor log labels overlap over one decade.
+    measured = sorted({r["patches"] for r in records if r.get("status") == "ok"})
+    right.set_xticks(measured, [str(p) for p in measured], rotation=45, fontsize=7)
+    right.xaxis.set_minor_formatter(plt.NullFormatter())
     right.set_xlabel("patches", fontsize=8)
     right.set_title("extra inference memory (MiB)", fontsize=9)
     if modes:

@@ -216,3 +216,15 @@ def test_prepare_data_asks_for_what_the_parts_need_and_notes_what_it_could_not_h
     notes = run.prepare_data(("language", "lra"), "")
     assert asked == [("fashion-mnist",), ("austen",)]
     assert len(notes) == 1 and "austen" in notes[0] and "embedded samples" in notes[0]
+
+
+def test_mlm_approach_claim_is_not_judged_while_every_model_guesses_frequent_tokens():
+    def mlm_table(s_values, softmax_values):
+        labels = {"S": s_values, "D": s_values, "LIT": s_values, "softmax": softmax_values}
+        return {"mlm": {label: {"values": values} for label, values in labels.items()}}
+
+    early = claims.language_claims(mlm_table([0.064, 0.065], [0.064, 0.066]))[2]
+    assert early.claim.startswith("MLM: LION-S approaches BERT")
+    assert early.verdict.status == v.INCONCLUSIVE and "frequent tokens" in early.verdict.reason
+    trained = claims.language_claims(mlm_table([0.400, 0.402], [0.401, 0.403]))[2]
+    assert trained.verdict.status == v.REPRODUCED
