@@ -234,6 +234,11 @@ class Trainer:
                     # The evaluation took time from the budget: fit the rest of the schedule to what is left.
                     self._replan()
                     self._set_lr()
+                    if run.step >= run.total_steps:
+                        # Time ran out during that evaluation, so the schedule ends at this step: the checkpoint
+                        # just written still holds the longer plan, and resuming it would train past a completed run.
+                        self._save("last")
+                        barrier()
                 status = self._should_stop()
                 if status is not None:
                     return status

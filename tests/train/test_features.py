@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,34 @@ def test_budget_run_ends_on_time_with_lr_at_floor(tmp_path, budget):
     assert s["final_lr"] == pytest.approx(1e-4)
     saved = ckpt.load_trainer_state(tmp_path / "run" / "checkpoints" / "last")["run"]
     assert saved["budget_planned"] and saved["total_steps"] == s["steps"] and saved["seconds_per_step"] > 0
+
+
+class SlowFirstEvalTask(ToyTask):
+    """The toy task whose first evaluation outlasts the whole time budget."""
+
+    def __init__(self, eval_seconds: float, **kw) -> None:
+        super().__init__(**kw)
+        self.eval_seconds, self.evals = eval_seconds, 0
+
+    def eval_sums(self, model, batch):
+        self.evals += 1
+        if self.evals == 1:
+            time.sleep(self.eval_seconds)
+        return super().eval_sums(model, batch)
+
+
+def test_budget_spent_by_an_evaluation_ends_the_schedule_in_the_checkpoint_too(tmp_path):
+    # 8 steps per epoch; the evaluation at the first epoch's end spends the 3-second budget, so the plan shrinks
+    # to step 8 after that checkpoint was written: the checkpoint must be rewritten with the final plan.
+    out = tmp_path / "run"
+    c = cfg(out, epochs=0, max_minutes=0.05, eval_every="epoch")
+    result = Trainer(c, SlowFirstEvalTask(eval_seconds=3.5, sleep=0.01)).fit()
+    s = result.summary
+    assert result.status == "completed" and s["steps"] == s["total_steps"] == 8, s
+    saved = ckpt.load_trainer_state(out / "checkpoints" / "last")["run"]
+    assert saved["step"] == saved["total_steps"] == 8
+    resumed = Trainer(cfg(out, epochs=0, max_minutes=0.05, eval_every="epoch", resume=str(out)), ToyTask()).fit()
+    assert resumed.summary["steps"] == 8
 
 
 def test_budget_run_resumes_its_plan_and_counts_every_invocation(tmp_path):
