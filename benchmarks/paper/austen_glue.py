@@ -18,14 +18,9 @@ import os
 import random
 from pathlib import Path
 
-from lion_attn.data.austen import load_austen
+from lion_attn.data.austen import load_austen, prose_words
 
 WORDS_FIRST, WORDS_SECOND = 48, 24
-
-
-def _words(text: str) -> list[str]:
-    # Headings have no lower-case letter and would give the novel away; drop them as the corpus readers do.
-    return [w for line in text.splitlines() if any(c.islower() for c in line) for w in line.split()]
 
 
 def _write_tsv(path: Path, header: list[str], rows: list[list[str]]) -> None:
@@ -48,7 +43,7 @@ def make_sst2_layout(out: Path, examples: int, seed: int = 0, texts: dict[str, s
     rng = random.Random(seed)
     rows = []
     for label, slug in enumerate(pair):
-        words = _words(texts[slug])
+        words = prose_words(texts[slug])
         for i in range(0, len(words) - WORDS_FIRST + 1, WORDS_FIRST):
             rows.append([" ".join(words[i : i + WORDS_FIRST]), str(label)])
     rng.shuffle(rows)
@@ -70,7 +65,7 @@ def make_rte_layout(out: Path, examples: int, seed: int = 0, texts: dict[str, st
     span = WORDS_FIRST + WORDS_SECOND
     rows = []
     for slug, text in texts.items():
-        words = _words(text)
+        words = prose_words(text)
         starts = list(range(0, len(words) - span + 1, span))
         for n, start in enumerate(starts):
             first = " ".join(words[start : start + WORDS_FIRST])
@@ -94,12 +89,14 @@ def make_rte_layout(out: Path, examples: int, seed: int = 0, texts: dict[str, st
     return out
 
 
-def make_lra_text(out: Path, max_bytes: int, seed: int = 0, texts: dict[str, str] | None = None) -> tuple[str, str]:
+def make_lra_text(root: Path, max_bytes: int, seed: int = 0, texts: dict[str, str] | None = None) -> tuple[str, str]:
     """Byte-level document classification for the LRA Text task: which of two novels a ``max_bytes`` excerpt is from.
 
     LRA uses IMDb reviews at 4K bytes, which cannot be had offline; this keeps the task's shape (long byte
-    sequences, a binary label). Writes ``out/{train,val}.jsonl`` (fields ``text``, ``label``); returns their paths.
+    sequences, a binary label). Writes ``root/lra-text-<max_bytes>b-s<seed>/{train,val}.jsonl`` (fields ``text``,
+    ``label``), kept if already written (named by its settings, so changed ones write new data); returns the paths.
     """
+    out = root / f"lra-text-{max_bytes}b-s{seed}"
     train_path, val_path = out / "train.jsonl", out / "val.jsonl"
     if val_path.is_file():
         return str(train_path), str(val_path)
@@ -108,7 +105,7 @@ def make_lra_text(out: Path, max_bytes: int, seed: int = 0, texts: dict[str, str
     rng = random.Random(seed)
     docs = []
     for slug in pair:
-        body = " ".join(_words(texts[slug]))
+        body = " ".join(prose_words(texts[slug]))
         step = max(1, max_bytes // 2)
         docs += [{"text": body[i : i + max_bytes], "label": slug} for i in range(0, len(body) - max_bytes, step)]
     rng.shuffle(docs)

@@ -111,6 +111,11 @@ def vision_claims(table: dict[str, Any]) -> list[Claim]:
     return out
 
 
+def best_mlm(table: dict[str, Any]) -> float | None:
+    """The highest masked-token accuracy of any MLM run of ``table`` (None without one)."""
+    return max((x for entry in table.get("mlm", {}).values() for x in entry.get("values", [])), default=None)
+
+
 def language_claims(table: dict[str, Any]) -> list[Claim]:
     """MLM accuracy order S > D > LIT, near BERT; the same order on the GLUE average."""
     mlm = {label: _values(table, "mlm", label) for label in table.get("mlm", {})}
@@ -139,7 +144,7 @@ def language_claims(table: dict[str, Any]) -> list[Claim]:
             MLM_TOLERANCE,
         ),
     ]
-    best = max((x for values in mlm.values() for x in values), default=None)
+    best = best_mlm(table)
     if best is not None and best < MLM_LEARNT_FLOOR and out[-1].verdict.status != v.INCONCLUSIVE:
         reason = f"every MLM run is below {MLM_LEARNT_FLOOR} (best {best:.4f}), still guessing frequent tokens: "
         out[-1].verdict = v.Verdict(v.INCONCLUSIVE, reason + "untrained models are close for a trivial reason")

@@ -30,7 +30,7 @@ REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
 from austen_glue import make_lra_text, make_tasks  # noqa: E402
-from claims import MLM_LEARNT_FLOOR, cost_claims, language_claims, lra_claims, vision_claims  # noqa: E402
+from claims import MLM_LEARNT_FLOOR, best_mlm, cost_claims, language_claims, lra_claims, vision_claims  # noqa: E402
 from collect import collect_probe, collect_runs  # noqa: E402
 from execute import execute, run_probe  # noqa: E402
 from page import write_page  # noqa: E402
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     glue_dirs = make_tasks(out / "data", spec.glue_examples) if "language" in parts else {}
     lra_text = ("", "")
     if "lra" in parts:
-        lra_text = make_lra_text(out / "data" / f"lra-text-{spec.lra_text_bytes}b", spec.lra_text_bytes)
+        lra_text = make_lra_text(out / "data", spec.lra_text_bytes)
     runs = plan(args.tier, parts, glue_dirs=glue_dirs, image_folder=args.image_folder, lra_text=lra_text)
     if args.plan_only:
         for run in runs:
@@ -136,11 +136,11 @@ def main(argv: list[str] | None = None) -> int:
         "band of the evaluation set, and differences between models are not judged.",
     ]
     notes += data_notes
-    mlm_values = [x for entry in table.get("mlm", {}).values() for x in entry.get("values", [])]
-    if mlm_values and max(mlm_values) < MLM_LEARNT_FLOOR:
+    best = best_mlm(table)
+    if best is not None and best < MLM_LEARNT_FLOOR:
         notes.append(
             f"Every MLM run is still at the level of guessing frequent tokens (masked-token accuracy <= "
-            f"{max(mlm_values):.3f}): the MLM verdicts compare the models this early in training, not what they "
+            f"{best:.3f}): the MLM verdicts compare the models this early in training, not what they "
             "converge to, and the fine-tuning runs start from checkpoints that have learnt little."
         )
     write_page(page, args.tier, table, probe, claims, [command], walls, notes)

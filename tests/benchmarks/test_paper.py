@@ -228,3 +228,17 @@ def test_mlm_approach_claim_is_not_judged_while_every_model_guesses_frequent_tok
     assert early.verdict.status == v.INCONCLUSIVE and "frequent tokens" in early.verdict.reason
     trained = claims.language_claims(mlm_table([0.400, 0.402], [0.401, 0.403]))[2]
     assert trained.verdict.status == v.REPRODUCED
+
+
+def test_lra_text_data_is_named_by_its_settings(tmp_path: Path) -> None:
+    import austen_glue
+
+    novel = " ".join(f"word{i}" for i in range(400))
+    texts = {"emma": "CHAPTER I\n" + novel, "persuasion": "CHAPTER I\n" + novel.replace("word", "w")}
+    short = austen_glue.make_lra_text(tmp_path, 64, texts=texts)
+    long = austen_glue.make_lra_text(tmp_path, 128, texts=texts)
+    assert Path(short[0]).parent.name == "lra-text-64b-s0" and Path(long[0]).parent.name == "lra-text-128b-s0"
+    rows = [json.loads(line) for line in Path(long[0]).read_text().splitlines()]
+    assert rows and all(len(r["text"]) == 128 and "CHAPTER" not in r["text"] for r in rows)
+    assert {r["label"] for r in rows} == {"emma", "persuasion"}
+    assert austen_glue.make_lra_text(tmp_path, 64, texts={}) == short  # kept: not rewritten from other texts
